@@ -1,0 +1,3 @@
+//! Endpoint handlers: parse at the edge, authorise, decide, write once.
+
+pub mod organisations;

@@ -1,0 +1,247 @@
+//! `POST /registration`, `POST /organisations`, `GET|PATCH /organisations/{slug}`,
+//! `DELETE /organisations/{identity}`.
+
+use chrono::{Duration, Utc};
+use lambda_http::{Body, Request, Response};
+use uuid::Uuid;
+
+use crate::access::{self, authorise, Permission, Reads};
+use crate::app::App;
+use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
+use crate::domain::member::{KubernetesRole, Member, Role};
+use crate::domain::organisation::{
+    NewOrganisation, Organisation, OrganisationPatch, OrganisationResponse, OrganisationType,
+    CREATE_FIELDS, PATCH_FIELDS, READ_ONLY_FIELDS,
+};
+use crate::domain::Slug;
+use crate::error::{ApiError, FieldError};
+use crate::http::{field, json_object, no_content, ok_json};
+use crate::routes::PathParams;
+use crate::storage::organisations::{CreateRefused, DeletionRecord};
+use crate::storage::{retry, retry_on_conflict};
+
+/// How an organisation comes to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// `POST /organisations`: a signed-in user creates one more organisation.
+    Create,
+    /// `POST /registration`: a new user's sign-up; once per user (docs/organisations.md).
+    Registration,
+}
+
+/// Slug candidates tried before giving up (the later ones carry random suffixes).
+const SLUG_ATTEMPTS: u32 = 12;
+
+pub async fn create(
+    app: &App,
+    request: &Request,
+    how: Creation,
+) -> Result<Response<Body>, ApiError> {
+    let caller = access::caller(app, request)?;
+    let body = json_object(request, CREATE_FIELDS, READ_ONLY_FIELDS)?;
+    let new = NewOrganisation::parse(&body).map_err(ApiError::invalid_fields)?;
+    let now = Utc::now();
+    let admin = Member {
+        identity: Uuid::new_v4(),
+        email: caller.email.clone(),
+        username: caller.username.clone(),
+        role: Role::Admin,
+        kubernetes_role: KubernetesRole::ClusterAdmin,
+        subject: Some(caller.subject.clone()),
+        joined_at: now,
+    };
+    let identity = Uuid::new_v4();
+    let mut slug_attempt = 0;
+    let mut conflicts = 0;
+    loop {
+        let slug = Slug::candidate(&new.name.as_slug_source(), slug_attempt);
+        let organisation = Organisation {
+            identity,
+            slug: slug.clone(),
+            name: new.name.clone(),
+            organisation_type: new.organisation_type,
+            contact_email: new.contact_email.clone(),
+            billing_email: None,
+            company_name: new.company_name.clone(),
+            company_address: new.company_address.clone(),
+            phone_number: None,
+            vat_code: new.vat_number.clone(),
+            vat_code_validated: false,
+            vat_code_validated_at: None,
+            accepted_terms: true,
+            accepted_terms_at: Some(now),
+            accepted_agreements: new.accepted_agreements.clone(),
+            restricted_to_available_cloud_providers: new.organisation_type
+                == OrganisationType::Trial,
+            created_at: now,
+            revision: 1,
+        };
+        let actor = Actor::user(&caller);
+        let event = ActivityEvent::new(
+            ActivityType::OrganisationCreated,
+            actor.clone(),
+            format!(
+                "{} created organisation {} ({slug})",
+                actor.display_name(),
+                organisation.name.as_str()
+            ),
+            now,
+        );
+        let registration = (how == Creation::Registration).then_some(&caller.subject);
+        match app
+            .store
+            .create_organisation(&organisation, &admin, &event, registration)
+            .await
+        {
+            Ok(Ok(())) => {
+                tracing::info!(slug = %slug, identity = %identity, "organisation created");
+                return ok_json(&OrganisationResponse::from(&organisation));
+            }
+            Ok(Err(CreateRefused::AlreadyRegistered)) => {
+                return Err(ApiError::bad_request(
+                    "You have already registered an organisation. Create further organisations with POST /api/v1/organisations.",
+                ))
+            }
+            Ok(Err(CreateRefused::SlugTaken)) if slug_attempt + 1 < SLUG_ATTEMPTS => {
+                slug_attempt += 1;
+            }
+            Err(e) if e.is_conflict() && conflicts + 1 < retry::MAX_ATTEMPTS => {
+                conflicts += 1;
+                retry::backoff(conflicts).await;
+            }
+            Ok(Err(CreateRefused::SlugTaken)) => {
+                return Err(ApiError::Internal(
+                    format!("no free slug for '{}' after {SLUG_ATTEMPTS} attempts", new.name.as_str()).into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn slug_param(params: &PathParams) -> Result<Slug, ApiError> {
+    field(Slug::parse(params.get("organisationSlug")?))
+}
+
+pub async fn get(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let slug = slug_param(params)?;
+    let caller = access::caller(app, request)?;
+    let access = authorise(
+        &app.store,
+        caller,
+        &slug,
+        Permission::Read,
+        Reads::default(),
+    )
+    .await?;
+    ok_json(&OrganisationResponse::from(&access.organisation))
+}
+
+pub async fn update(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let slug = slug_param(params)?;
+    let caller = access::caller(app, request)?;
+    let body = json_object(request, PATCH_FIELDS, READ_ONLY_FIELDS)?;
+    let patch = OrganisationPatch::parse(&body).map_err(ApiError::invalid_fields)?;
+    let updated = retry_on_conflict(|| async {
+        let access = authorise(
+            &app.store,
+            caller.clone(),
+            &slug,
+            Permission::Administer,
+            Reads::default(),
+        )
+        .await?;
+        let mut organisation = access.organisation;
+        let changed = patch.apply(&mut organisation);
+        if changed.is_empty() {
+            return Ok(organisation);
+        }
+        organisation.revision += 1;
+        let actor = Actor::user(&access.caller);
+        let event = ActivityEvent::new(
+            ActivityType::OrganisationUpdated,
+            actor.clone(),
+            format!("{} changed {}", actor.display_name(), changed.join(", ")),
+            Utc::now(),
+        );
+        app.store
+            .commit(
+                vec![
+                    app.store.put_profile(&organisation)?,
+                    app.store
+                        .membership_guard(&slug, &caller.subject, Some(Role::Admin)),
+                ],
+                vec![app
+                    .store
+                    .put_activity(&slug, organisation.revision, &event)?],
+            )
+            .await?;
+        Ok(organisation)
+    })
+    .await?;
+    ok_json(&OrganisationResponse::from(&updated))
+}
+
+/// How long the record of a deleted organisation is kept.
+const DELETION_RECORD_DAYS: i64 = 400;
+
+pub async fn delete(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let raw = params.get("organisationIdentity")?;
+    let identity = Uuid::parse_str(raw).map_err(|_| {
+        ApiError::invalid_fields(vec![FieldError::new(
+            "organisationIdentity",
+            "must be a UUID",
+        )])
+    })?;
+    let caller = access::caller(app, request)?;
+    let not_found = || ApiError::NotFound(format!("Organisation {identity} does not exist."));
+    let slug = app
+        .store
+        .slug_by_identity(identity)
+        .await?
+        .ok_or_else(not_found)?;
+    retry_on_conflict(|| async {
+        let access = authorise(
+            &app.store,
+            caller.clone(),
+            &slug,
+            Permission::Administer,
+            Reads { ledger: true },
+        )
+        .await?;
+        if access.organisation.identity != identity {
+            return Err(not_found());
+        }
+        if let Some(blocker) = access.ledger.delete_blocker() {
+            return Err(ApiError::bad_request(blocker));
+        }
+        let now = Utc::now();
+        let record = DeletionRecord {
+            identity,
+            slug: slug.clone(),
+            name: access.organisation.name.as_str().to_owned(),
+            deleted_by: caller.subject.to_string(),
+            deleted_at: now,
+            expires_at: (now + Duration::days(DELETION_RECORD_DAYS)).timestamp(),
+        };
+        app.store
+            .delete_organisation(&access.organisation, &caller.subject, &record)
+            .await?;
+        tracing::info!(slug = %slug, identity = %identity, by = %caller.subject, "organisation deleted");
+        Ok(())
+    })
+    .await?;
+    Ok(no_content())
+}

@@ -1,0 +1,151 @@
+//! Who is calling.
+//!
+//! In AWS the HttpApi JWT authorizer has verified the token and passes its claims in
+//! `requestContext.authorizer.jwt.claims` (every value a string). Locally (`cargo lambda watch`,
+//! tests that exercise the bearer path) there is no authorizer: the function verifies
+//! `Authorization: Bearer <jwt>` itself, but only when a local verifier is configured
+//! (`LOCAL_JWT_SECRET`, HS256). Without claims and without a verifier every request is 401.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use lambda_http::{Request, RequestExt};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::{Email, Subject};
+use crate::error::ApiError;
+
+/// The authenticated caller, as far as this service needs to know them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: Subject,
+    pub email: Option<Email>,
+    /// Whether the identity provider verified `email`. Only a verified e-mail may claim an
+    /// invitation (issue: members).
+    pub email_verified: bool,
+    pub username: Option<String>,
+}
+
+impl Caller {
+    /// The e-mail address the identity provider vouches for, if any.
+    pub fn verified_email(&self) -> Option<&Email> {
+        self.email.as_ref().filter(|_| self.email_verified)
+    }
+
+    fn from_claims(claims: &HashMap<String, Value>) -> Result<Self, ApiError> {
+        let text = |name: &str| match claims.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+            _ => None,
+        };
+        let subject = text("sub").and_then(Subject::parse).ok_or_else(|| {
+            ApiError::Unauthenticated("The token has no usable 'sub' claim.".into())
+        })?;
+        let email = text("email").and_then(|e| Email::parse("email", e).ok());
+        // The HttpApi authorizer turns every claim into a string; a local token carries a bool.
+        let email_verified = match claims.get("email_verified") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+            _ => false,
+        };
+        let username = text("preferred_username")
+            .or_else(|| text("username"))
+            .or_else(|| text("cognito:username"))
+            .map(|s| s.chars().take(255).collect());
+        Ok(Self {
+            subject,
+            email,
+            email_verified,
+            username,
+        })
+    }
+}
+
+/// Verifies bearer tokens when no API Gateway authorizer ran (local development only).
+#[derive(Clone)]
+pub struct LocalJwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for LocalJwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalJwtVerifier").finish_non_exhaustive()
+    }
+}
+
+impl LocalJwtVerifier {
+    /// HS256 with `secret`; `exp` is required and checked; `iss`/`aud` when configured.
+    /// `alg: none` and every other algorithm are refused by the algorithm allow-list.
+    pub fn hs256(
+        secret: &[u8],
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Self, jsonwebtoken::errors::Error> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        Ok(Self {
+            key: DecodingKey::from_secret(secret)?,
+            validation,
+        })
+    }
+
+    fn verify(&self, token: &str) -> Result<HashMap<String, Value>, ApiError> {
+        #[derive(Deserialize)]
+        struct Claims(HashMap<String, Value>);
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map(|data| data.claims.0)
+            .map_err(|e| {
+                tracing::info!(error = %e, "bearer token refused");
+                ApiError::Unauthenticated("The bearer token is invalid or expired.".into())
+            })
+    }
+}
+
+/// Resolves the caller of `request`: authorizer claims first, then the local verifier.
+pub fn authenticate(
+    request: &Request,
+    local: Option<&LocalJwtVerifier>,
+) -> Result<Caller, ApiError> {
+    let authorizer_claims = request
+        .request_context_ref()
+        .and_then(|ctx| ctx.authorizer())
+        .and_then(|a| a.jwt.as_ref())
+        .map(|jwt| &jwt.claims)
+        .filter(|claims| !claims.is_empty());
+    if let Some(claims) = authorizer_claims {
+        let claims = claims
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        return Caller::from_claims(&claims);
+    }
+    let Some(verifier) = local else {
+        return Err(ApiError::Unauthenticated(
+            "Authentication is required.".into(),
+        ));
+    };
+    let header = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| ApiError::Unauthenticated("Authentication is required.".into()))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthenticated("The Authorization header must be 'Bearer <token>'.".into())
+        })?;
+    Caller::from_claims(&verifier.verify(token)?)
+}

@@ -1,0 +1,91 @@
+//! The activity log's vocabulary: who did what to an organisation, as users read it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Caller;
+
+/// One kind of change. The wire value is the SCREAMING_SNAKE_CASE name (docs/activity.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActivityType {
+    OrganisationCreated,
+    OrganisationUpdated,
+    MemberAdded,
+    MemberRemoved,
+    /// An invited member used the API for the first time and the invitation was bound to them.
+    MemberJoined,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActorType {
+    User,
+    System,
+}
+
+/// Who caused an event: a user (with the identity their token carried) or the platform itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Actor {
+    #[serde(rename = "type")]
+    pub actor_type: ActorType,
+    pub subject: Option<String>,
+    pub username: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Actor {
+    pub fn user(caller: &Caller) -> Self {
+        Self {
+            actor_type: ActorType::User,
+            subject: Some(caller.subject.as_str().to_owned()),
+            username: caller.username.clone(),
+            email: caller.email.as_ref().map(|e| e.as_str().to_owned()),
+        }
+    }
+
+    pub fn system() -> Self {
+        Self {
+            actor_type: ActorType::System,
+            subject: None,
+            username: None,
+            email: None,
+        }
+    }
+
+    /// How the actor is named in messages.
+    pub fn display_name(&self) -> &str {
+        match self.actor_type {
+            ActorType::System => "The platform",
+            ActorType::User => self
+                .email
+                .as_deref()
+                .or(self.username.as_deref())
+                .or(self.subject.as_deref())
+                .unwrap_or("A user"),
+        }
+    }
+}
+
+/// An event as stored and served (`ActivityEventResponse`), plus its sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityEvent {
+    #[serde(rename = "type")]
+    pub event_type: ActivityType,
+    pub actor: Actor,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ActivityEvent {
+    pub fn new(event_type: ActivityType, actor: Actor, message: String, at: DateTime<Utc>) -> Self {
+        Self {
+            event_type,
+            actor,
+            message,
+            created_at: at,
+        }
+    }
+}

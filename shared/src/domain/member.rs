@@ -1,0 +1,157 @@
+//! Membership of a user in an organisation, and the roles that decide what the user may do.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Email, EmailObject, Subject};
+use crate::error::FieldError;
+
+/// What a member may do in the organisation (DESIGN.md): admins change settings and members and
+/// may delete the organisation; every member may read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Admin,
+    Developer,
+    BillingAdmin,
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Self; 4] = [
+        Self::Admin,
+        Self::Developer,
+        Self::BillingAdmin,
+        Self::Viewer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Developer => "developer",
+            Self::BillingAdmin => "billing-admin",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
+        let wanted = value.trim().to_ascii_lowercase().replace('_', "-");
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == wanted)
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    "must be one of admin, developer, billing-admin, viewer",
+                )
+            })
+    }
+}
+
+/// The member's role inside the organisation's Kubernetes clusters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum KubernetesRole {
+    ClusterAdmin,
+    Edit,
+    View,
+    None,
+}
+
+impl KubernetesRole {
+    pub const ALL: [Self; 4] = [Self::ClusterAdmin, Self::Edit, Self::View, Self::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClusterAdmin => "CLUSTER_ADMIN",
+            Self::Edit => "EDIT",
+            Self::View => "VIEW",
+            Self::None => "NONE",
+        }
+    }
+
+    /// Accepts the contract's `CLUSTER_ADMIN|EDIT|VIEW|NONE` and the lowercase
+    /// `cluster-admin|edit|view|none`.
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
+        let wanted = value.trim().to_ascii_uppercase().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == wanted)
+            .ok_or_else(|| FieldError::new(field, "must be one of CLUSTER_ADMIN, EDIT, VIEW, NONE"))
+    }
+}
+
+/// A membership as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub identity: Uuid,
+    pub email: Option<Email>,
+    pub username: Option<String>,
+    pub role: Role,
+    pub kubernetes_role: KubernetesRole,
+    /// The token `sub` bound to this membership; `None` until the invited person first uses the
+    /// API with a verified token for this e-mail address.
+    pub subject: Option<Subject>,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// `OrganisationMemberResponse` of the contract (also the `/me` response).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberResponse<'a> {
+    pub email: Option<EmailObject>,
+    pub identity: Uuid,
+    pub joined_at: DateTime<Utc>,
+    pub kubernetes_role: KubernetesRole,
+    pub role: Role,
+    pub subject: Option<&'a str>,
+    pub username: Option<&'a str>,
+}
+
+impl<'a> From<&'a Member> for MemberResponse<'a> {
+    fn from(m: &'a Member) -> Self {
+        Self {
+            email: m.email.as_ref().map(|e| EmailObject {
+                email: e.as_str().to_owned(),
+            }),
+            identity: m.identity,
+            joined_at: m.joined_at,
+            kubernetes_role: m.kubernetes_role,
+            role: m.role,
+            subject: m.subject.as_ref().map(Subject::as_str),
+            username: m.username.as_deref(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_accept_documented_spellings() {
+        assert_eq!(
+            Role::parse("role", "billing-admin").unwrap(),
+            Role::BillingAdmin
+        );
+        assert_eq!(
+            Role::parse("role", "BILLING_ADMIN").unwrap(),
+            Role::BillingAdmin
+        );
+        assert!(Role::parse("role", "owner").is_err());
+        assert_eq!(
+            KubernetesRole::parse("k", "cluster-admin").unwrap(),
+            KubernetesRole::ClusterAdmin
+        );
+        assert_eq!(
+            KubernetesRole::parse("k", "VIEW").unwrap(),
+            KubernetesRole::View
+        );
+        assert!(KubernetesRole::parse("k", "root").is_err());
+        assert_eq!(
+            serde_json::to_string(&Role::BillingAdmin).unwrap(),
+            "\"billing-admin\""
+        );
+    }
+}

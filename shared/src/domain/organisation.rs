@@ -1,0 +1,504 @@
+//! The organisation: its stored record, the validated create and update commands, and the
+//! response shape of the contract.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{bounded_text, Email, OrganisationNameRef, Slug};
+use crate::error::FieldError;
+
+/// Agreements a new organisation must accept (`acceptedAgreements[].agreementSlug`).
+/// Documented in the README; changing this list is a product decision.
+pub const REQUIRED_AGREEMENTS: &[&str] = &["terms-of-service", "privacy-policy"];
+
+/// Upper bound for company name, company address and VAT number (DESIGN.md).
+pub const MAX_TEXT_LEN: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrganisationType {
+    Business,
+    Enterprise,
+    Individual,
+    Trial,
+}
+
+impl OrganisationType {
+    pub const ALL: [Self; 4] = [
+        Self::Business,
+        Self::Enterprise,
+        Self::Individual,
+        Self::Trial,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Business => "BUSINESS",
+            Self::Enterprise => "ENTERPRISE",
+            Self::Individual => "INDIVIDUAL",
+            Self::Trial => "TRIAL",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(value.trim()))
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    "must be one of BUSINESS, ENTERPRISE, INDIVIDUAL, TRIAL",
+                )
+            })
+    }
+}
+
+/// 3–30 characters of letters, digits, spaces, `-` and `&` (DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OrganisationName(String);
+
+impl OrganisationName {
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
+        let value = value.trim();
+        let len = value.chars().count();
+        if !(3..=30).contains(&len) {
+            return Err(FieldError::new(field, "must be 3 to 30 characters long"));
+        }
+        if !value
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || c == '-' || c == '&')
+        {
+            return Err(FieldError::new(
+                field,
+                "may contain only letters, digits, spaces, '-' and '&'",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn as_slug_source(&self) -> OrganisationNameRef<'_> {
+        OrganisationNameRef(&self.0)
+    }
+}
+
+/// An organisation as stored: the profile item of its partition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub identity: Uuid,
+    pub slug: Slug,
+    pub name: OrganisationName,
+    pub organisation_type: OrganisationType,
+    pub contact_email: Email,
+    pub billing_email: Option<Email>,
+    pub company_name: Option<String>,
+    pub company_address: Option<String>,
+    pub phone_number: Option<String>,
+    pub vat_code: Option<String>,
+    pub vat_code_validated: bool,
+    pub vat_code_validated_at: Option<DateTime<Utc>>,
+    pub accepted_terms: bool,
+    pub accepted_terms_at: Option<DateTime<Utc>>,
+    pub accepted_agreements: Vec<String>,
+    pub restricted_to_available_cloud_providers: bool,
+    pub created_at: DateTime<Utc>,
+    /// How many changes this organisation has seen. Every change is written with the condition
+    /// `revision = <what was read>` and takes the next number; its activity event is stored
+    /// under that number, so the activity log is gap-free and pageable by key.
+    pub revision: u64,
+}
+
+/// A validated `POST /organisations` (or `/registration`) body.
+#[derive(Debug, Clone)]
+pub struct NewOrganisation {
+    pub name: OrganisationName,
+    pub organisation_type: OrganisationType,
+    pub contact_email: Email,
+    pub company_name: Option<String>,
+    pub company_address: Option<String>,
+    pub vat_number: Option<String>,
+    pub accepted_agreements: Vec<String>,
+}
+
+/// The fields of a create request body.
+pub const CREATE_FIELDS: &[&str] = &[
+    "acceptedAgreements",
+    "companyAddress",
+    "companyName",
+    "contactEmail",
+    "organisationName",
+    "organisationType",
+    "vatNumber",
+];
+
+/// The fields of a PATCH body.
+pub const PATCH_FIELDS: &[&str] = &[
+    "billingEmail",
+    "contactEmail",
+    "organisationName",
+    "organisationType",
+    "vatNumber",
+];
+
+/// Fields of the organisation response that no request may set.
+pub const READ_ONLY_FIELDS: &[&str] = &[
+    "acceptedTerms",
+    "acceptedTermsAt",
+    "companyAddress",
+    "companyName",
+    "createdAt",
+    "id",
+    "identity",
+    "name",
+    "phoneNumber",
+    "restrictedToAvailableCloudProviders",
+    "slug",
+    "type",
+    "vatCode",
+    "vatCodeValidated",
+    "vatCodeValidatedAt",
+    "acceptedAgreements",
+];
+
+fn string_field<'a>(
+    body: &'a Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<&'a str> {
+    match body.get(field) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            errors.push(FieldError::new(field, "must be a string"));
+            None
+        }
+    }
+}
+
+fn required_string<'a>(
+    body: &'a Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<&'a str> {
+    if matches!(body.get(field), None | Some(Value::Null)) {
+        errors.push(FieldError::new(field, "is required"));
+        return None;
+    }
+    string_field(body, field, errors)
+}
+
+fn optional_text(
+    body: &Map<String, Value>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    let value = string_field(body, field, errors)?;
+    bounded_text(field, value, MAX_TEXT_LEN)
+        .map_err(|e| errors.push(e))
+        .ok()
+        .flatten()
+}
+
+fn collect<T>(result: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
+    result.map_err(|e| errors.push(e)).ok()
+}
+
+impl NewOrganisation {
+    /// Validates a create body (a JSON object whose keys were already checked against
+    /// [`CREATE_FIELDS`]). All problems are reported at once.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let name = required_string(body, "organisationName", &mut errors)
+            .and_then(|v| collect(OrganisationName::parse("organisationName", v), &mut errors));
+        let organisation_type = required_string(body, "organisationType", &mut errors)
+            .and_then(|v| collect(OrganisationType::parse("organisationType", v), &mut errors));
+        let contact_email = match body.get("contactEmail") {
+            None | Some(Value::Null) => {
+                errors.push(FieldError::new("contactEmail", "is required"));
+                None
+            }
+            Some(v) => collect(Email::from_json("contactEmail", v), &mut errors),
+        };
+        let company_name = optional_text(body, "companyName", &mut errors);
+        let company_address = optional_text(body, "companyAddress", &mut errors);
+        let vat_number = optional_text(body, "vatNumber", &mut errors);
+        let accepted_agreements = parse_agreements(body.get("acceptedAgreements"), &mut errors);
+
+        match (name, organisation_type, contact_email, accepted_agreements) {
+            (Some(name), Some(organisation_type), Some(contact_email), Some(accepted))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    name,
+                    organisation_type,
+                    contact_email,
+                    company_name,
+                    company_address,
+                    vat_number,
+                    accepted_agreements: accepted,
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+fn parse_agreements(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
+    const FIELD: &str = "acceptedAgreements";
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        errors.push(FieldError::new(FIELD, "is required"));
+        return None;
+    };
+    let Value::Array(items) = value else {
+        errors.push(FieldError::new(
+            FIELD,
+            "must be an array of {\"agreementSlug\": \"...\"}",
+        ));
+        return None;
+    };
+    let mut slugs = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match item.get("agreementSlug") {
+            Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 100 => {
+                slugs.push(s.trim().to_owned())
+            }
+            _ => {
+                errors.push(FieldError::new(
+                    format!("{FIELD}[{i}].agreementSlug"),
+                    "must be a non-empty string of at most 100 characters",
+                ));
+                return None;
+            }
+        }
+    }
+    let missing: Vec<&str> = REQUIRED_AGREEMENTS
+        .iter()
+        .copied()
+        .filter(|required| !slugs.iter().any(|s| s == required))
+        .collect();
+    if !missing.is_empty() {
+        errors.push(FieldError::new(
+            FIELD,
+            format!("must accept {}", missing.join(" and ")),
+        ));
+        return None;
+    }
+    slugs.sort();
+    slugs.dedup();
+    Some(slugs)
+}
+
+/// A validated PATCH body: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OrganisationPatch {
+    pub name: Option<OrganisationName>,
+    pub organisation_type: Option<OrganisationType>,
+    pub contact_email: Option<Email>,
+    /// `Some(None)` clears the billing e-mail.
+    pub billing_email: Option<Option<Email>>,
+    /// `Some(None)` clears the VAT number.
+    pub vat_number: Option<Option<String>>,
+}
+
+impl OrganisationPatch {
+    /// Validates a PATCH body whose keys were already checked against [`PATCH_FIELDS`].
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut patch = Self::default();
+        for (field, value) in body {
+            match (field.as_str(), value) {
+                ("billingEmail", Value::Null) => patch.billing_email = Some(None),
+                ("billingEmail", v) => {
+                    patch.billing_email = collect(Email::from_json(field, v), &mut errors).map(Some)
+                }
+                ("vatNumber", Value::Null) => patch.vat_number = Some(None),
+                ("vatNumber", Value::String(s)) => {
+                    patch.vat_number = collect(bounded_text(field, s, MAX_TEXT_LEN), &mut errors)
+                }
+                (_, Value::Null) => errors.push(FieldError::new(field, "must not be null")),
+                ("contactEmail", v) => {
+                    patch.contact_email = collect(Email::from_json(field, v), &mut errors)
+                }
+                ("organisationName", Value::String(s)) => {
+                    patch.name = collect(OrganisationName::parse(field, s), &mut errors)
+                }
+                ("organisationType", Value::String(s)) => {
+                    patch.organisation_type =
+                        collect(OrganisationType::parse(field, s), &mut errors)
+                }
+                (_, _) => errors.push(FieldError::new(field, "must be a string")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(patch)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Applies the patch; returns the names of the fields whose value changed.
+    pub fn apply(&self, organisation: &mut Organisation) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if let Some(name) = &self.name {
+            if organisation.name != *name {
+                organisation.name = name.clone();
+                changed.push("organisationName");
+            }
+        }
+        if let Some(kind) = self.organisation_type {
+            if organisation.organisation_type != kind {
+                organisation.organisation_type = kind;
+                changed.push("organisationType");
+            }
+        }
+        if let Some(email) = &self.contact_email {
+            if organisation.contact_email != *email {
+                organisation.contact_email = email.clone();
+                changed.push("contactEmail");
+            }
+        }
+        if let Some(email) = &self.billing_email {
+            if organisation.billing_email != *email {
+                organisation.billing_email = email.clone();
+                changed.push("billingEmail");
+            }
+        }
+        if let Some(vat) = &self.vat_number {
+            if organisation.vat_code != *vat {
+                organisation.vat_code = vat.clone();
+                // A new number has not been validated, whatever the old one was.
+                organisation.vat_code_validated = false;
+                organisation.vat_code_validated_at = None;
+                changed.push("vatNumber");
+            }
+        }
+        changed
+    }
+}
+
+/// The `Slug` object of the contract.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlugObject<'a> {
+    pub slug_value: &'a str,
+}
+
+/// The organisation response of the contract (create, get, patch).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganisationResponse<'a> {
+    pub accepted_terms: bool,
+    pub accepted_terms_at: Option<DateTime<Utc>>,
+    pub billing_email: Option<&'a str>,
+    pub company_address: Option<&'a str>,
+    pub company_name: Option<&'a str>,
+    pub contact_email: &'a str,
+    pub created_at: DateTime<Utc>,
+    /// Deprecated in the contract; the same value as `identity`.
+    pub id: Uuid,
+    pub identity: Uuid,
+    pub name: &'a str,
+    pub phone_number: Option<&'a str>,
+    pub restricted_to_available_cloud_providers: bool,
+    pub slug: SlugObject<'a>,
+    #[serde(rename = "type")]
+    pub organisation_type: OrganisationType,
+    pub vat_code: Option<&'a str>,
+    pub vat_code_validated: bool,
+    pub vat_code_validated_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a Organisation> for OrganisationResponse<'a> {
+    fn from(o: &'a Organisation) -> Self {
+        Self {
+            accepted_terms: o.accepted_terms,
+            accepted_terms_at: o.accepted_terms_at,
+            billing_email: o.billing_email.as_ref().map(Email::as_str),
+            company_address: o.company_address.as_deref(),
+            company_name: o.company_name.as_deref(),
+            contact_email: o.contact_email.as_str(),
+            created_at: o.created_at,
+            id: o.identity,
+            identity: o.identity,
+            name: o.name.as_str(),
+            phone_number: o.phone_number.as_deref(),
+            restricted_to_available_cloud_providers: o.restricted_to_available_cloud_providers,
+            slug: SlugObject {
+                slug_value: o.slug.as_str(),
+            },
+            organisation_type: o.organisation_type,
+            vat_code: o.vat_code.as_deref(),
+            vat_code_validated: o.vat_code_validated,
+            vat_code_validated_at: o.vat_code_validated_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn organisation_name_rule() {
+        for ok in ["Acme", "A&B", "Big-Co 42", "Ærø Øl", &"x".repeat(30)] {
+            assert!(OrganisationName::parse("n", ok).is_ok(), "{ok}");
+        }
+        for bad in ["ab", "  ab  ", "Acme!", "a_b_c", "a.b.c", &"x".repeat(31)] {
+            assert!(OrganisationName::parse("n", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn create_reports_every_problem_at_once() {
+        let errors = NewOrganisation::parse(&object(json!({
+            "organisationName": "x",
+            "organisationType": "BIG",
+            "contactEmail": {"email": "nope"},
+            "companyName": "c".repeat(256),
+            "acceptedAgreements": [{"agreementSlug": "terms-of-service"}],
+        })))
+        .unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "organisationName",
+                "organisationType",
+                "contactEmail",
+                "companyName",
+                "acceptedAgreements"
+            ]
+        );
+        assert!(errors[4].reason.contains("privacy-policy"));
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_null_and_value() {
+        let patch = OrganisationPatch::parse(&object(json!({
+            "billingEmail": null, "vatNumber": "NL123"
+        })))
+        .unwrap();
+        assert_eq!(patch.billing_email, Some(None));
+        assert_eq!(patch.vat_number, Some(Some("NL123".to_owned())));
+        assert!(patch.name.is_none());
+        let errors = OrganisationPatch::parse(&object(json!({
+            "contactEmail": null, "organisationName": 5
+        })))
+        .unwrap_err();
+        assert_eq!(errors.len(), 2);
+    }
+}

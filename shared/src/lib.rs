@@ -1,0 +1,20 @@
+//! The Organisations API's domain crate: every Lambda function of the service links it.
+//!
+//! - [`domain`]: newtypes and rules, parsed once at the edge;
+//! - [`storage`]: the single DynamoDB table (keys and access patterns in [`storage::keys`]);
+//! - [`access`]: the one authorisation mechanism; [`auth`]: who the caller is;
+//! - [`api`]: endpoint handlers; [`routes`]: the route table of the whole API;
+//! - [`error`]: errors and their one mapping to HTTP; [`http`]: request/response helpers.
+
+pub mod access;
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod routes;
+pub mod storage;
+
+pub use app::App;
+pub use error::ApiError;

@@ -1,0 +1,140 @@
+//! The route table of the whole API: every path and method, which function serves it and
+//! whether it needs a token. `template.yaml`, the `cargo lambda watch` router in `Cargo.toml`
+//! and this table are checked against each other by `tests/it/contract.rs`.
+
+use std::collections::HashMap;
+
+use http::Method;
+use lambda_http::Request;
+
+use crate::error::ApiError;
+
+/// One Lambda function serving a group of endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    Organisations,
+}
+
+impl Group {
+    /// The function's binary (and `cargo lambda` function) name.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Self::Organisations => "organisations",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Register,
+    CreateOrganisation,
+    GetOrganisation,
+    UpdateOrganisation,
+    DeleteOrganisation,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub endpoint: Endpoint,
+    pub group: Group,
+    /// Whether API Gateway's JWT authorizer guards the route.
+    pub authenticated: bool,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    endpoint: Endpoint,
+    group: Group,
+) -> Route {
+    Route {
+        method,
+        path,
+        endpoint,
+        group,
+        authenticated: true,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    route(
+        "POST",
+        "/api/v1/registration",
+        Endpoint::Register,
+        Group::Organisations,
+    ),
+    route(
+        "POST",
+        "/api/v1/organisations",
+        Endpoint::CreateOrganisation,
+        Group::Organisations,
+    ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}",
+        Endpoint::GetOrganisation,
+        Group::Organisations,
+    ),
+    route(
+        "PATCH",
+        "/api/v1/organisations/{organisationSlug}",
+        Endpoint::UpdateOrganisation,
+        Group::Organisations,
+    ),
+    route(
+        "DELETE",
+        "/api/v1/organisations/{organisationIdentity}",
+        Endpoint::DeleteOrganisation,
+        Group::Organisations,
+    ),
+];
+
+/// Path parameters of a matched route.
+#[derive(Debug, Default)]
+pub struct PathParams(HashMap<String, String>);
+
+impl PathParams {
+    pub fn get(&self, name: &str) -> Result<&str, ApiError> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::bad_request(format!("The path parameter {name} is missing.")))
+    }
+}
+
+/// Routes a function's requests by method and real path. Path parameters come from the path
+/// itself, so routing is the same behind API Gateway and behind `cargo lambda watch`.
+pub struct Router {
+    by_method: HashMap<Method, matchit::Router<Endpoint>>,
+}
+
+impl Router {
+    pub fn for_group(group: Group) -> Self {
+        let mut by_method: HashMap<Method, matchit::Router<Endpoint>> = HashMap::new();
+        for r in ROUTES.iter().filter(|r| r.group == group) {
+            let method = Method::from_bytes(r.method.as_bytes()).expect("route methods are valid");
+            by_method
+                .entry(method)
+                .or_default()
+                .insert(r.path, r.endpoint)
+                .expect("route paths of one method do not overlap");
+        }
+        Self { by_method }
+    }
+
+    pub fn resolve(&self, request: &Request) -> Result<(Endpoint, PathParams), ApiError> {
+        let path = request.uri().path();
+        let not_found =
+            || ApiError::NotFound(format!("No route for {} {}.", request.method(), path));
+        let router = self.by_method.get(request.method()).ok_or_else(not_found)?;
+        let matched = router.at(path).map_err(|_| not_found())?;
+        let params = matched
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Ok((*matched.value, PathParams(params)))
+    }
+}

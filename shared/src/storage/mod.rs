@@ -1,0 +1,332 @@
+//! DynamoDB access: one table (see [`keys`] for the layout and access patterns), items mapped
+//! with serde_dynamo, writes as single transactions with their conditions.
+
+pub mod keys;
+pub mod organisations;
+pub mod retry;
+pub mod schema;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+};
+use aws_sdk_dynamodb::Client;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use retry::retry_on_conflict;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer got there first: the revision that was read has moved on, or DynamoDB
+    /// reported a transaction conflict. The whole read-decide-write is safe to retry.
+    #[error("concurrent change; retry")]
+    Conflict,
+    /// Conditions of these items of the transaction (by index) did not hold.
+    #[error("transaction conditions failed at {0:?}")]
+    ConditionFailed(Vec<usize>),
+    #[error("DynamoDB request failed: {0}")]
+    Sdk(#[from] Box<aws_sdk_dynamodb::Error>),
+    #[error("item does not map: {0}")]
+    Mapping(#[from] serde_dynamo::Error),
+}
+
+impl StoreError {
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict)
+    }
+}
+
+fn sdk<E, R>(error: SdkError<E, R>) -> StoreError
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    StoreError::Sdk(Box::new(aws_sdk_dynamodb::Error::from(error)))
+}
+
+/// The table, and the client to reach it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
+}
+
+/// Serialises `value` as an item under `pk`/`sk`.
+pub fn to_item<T: Serialize>(
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+    value: &T,
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(value)?;
+    item.extend(key(pk, sk));
+    Ok(item)
+}
+
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    // --- building transaction items -------------------------------------------------------
+
+    pub fn put(&self, item: Item, condition: Option<Condition>) -> TransactWriteItem {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some(c) = condition {
+            put = c.apply_put(put);
+        }
+        TransactWriteItem::builder()
+            .put(put.build().expect("table and item are set"))
+            .build()
+    }
+
+    pub fn delete(&self, key: Item, condition: Option<Condition>) -> TransactWriteItem {
+        let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
+        if let Some(c) = condition {
+            delete = c.apply_delete(delete);
+        }
+        TransactWriteItem::builder()
+            .delete(delete.build().expect("table and key are set"))
+            .build()
+    }
+
+    pub fn check(&self, key: Item, condition: Condition) -> TransactWriteItem {
+        TransactWriteItem::builder()
+            .condition_check(
+                condition.apply_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key)),
+                ),
+            )
+            .build()
+    }
+
+    // --- round trips ----------------------------------------------------------------------
+
+    /// One TransactWriteItems. Failed conditions come back as [`StoreError::ConditionFailed`]
+    /// with their indexes; DynamoDB's transaction conflicts as [`StoreError::Conflict`] (the
+    /// SDK does not retry those: the callers' [`retry_on_conflict`] does).
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                    let reasons = cancelled.cancellation_reasons();
+                    let code = |r: &aws_sdk_dynamodb::types::CancellationReason| {
+                        r.code().unwrap_or_default().to_owned()
+                    };
+                    if reasons.iter().any(|r| code(r) == "TransactionConflict") {
+                        return Err(StoreError::Conflict);
+                    }
+                    let failed: Vec<usize> = reasons
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| code(r) == "ConditionalCheckFailed")
+                        .map(|(i, _)| i)
+                        .collect();
+                    if failed.is_empty() {
+                        Err(sdk(error))
+                    } else {
+                        Err(StoreError::ConditionFailed(failed))
+                    }
+                }
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => {
+                    Err(StoreError::Conflict)
+                }
+                _ => Err(sdk(error)),
+            },
+        }
+    }
+
+    /// A change to an organisation. `guards` come first: the item that moves the revision on
+    /// (with the condition on the revision that was read) and conditions on what the decision
+    /// rested on (the caller's role, …). A failed guard means the read is stale: the whole
+    /// request is retried ([`StoreError::Conflict`]). Failed conditions of `rest` keep their
+    /// indexes within `rest`.
+    pub async fn commit(
+        &self,
+        guards: Vec<TransactWriteItem>,
+        rest: Vec<TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        let guard_count = guards.len();
+        let mut items = guards;
+        items.extend(rest);
+        match self.transact(items).await {
+            Err(StoreError::ConditionFailed(failed)) if failed.iter().any(|i| *i < guard_count) => {
+                Err(StoreError::Conflict)
+            }
+            Err(StoreError::ConditionFailed(failed)) => Err(StoreError::ConditionFailed(
+                failed.into_iter().map(|i| i - guard_count).collect(),
+            )),
+            other => other,
+        }
+    }
+
+    /// Strongly consistent reads of up to 100 keys in one round trip (plus retries of keys
+    /// DynamoDB left unprocessed). Returns the items found, keyed by their sort key; callers
+    /// ask for keys of one partition.
+    pub async fn get_many(&self, keys: Vec<Item>) -> Result<HashMap<String, Item>, StoreError> {
+        let mut found = HashMap::new();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .expect("keys are set"),
+        );
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(sdk)?;
+            for item in output
+                .responses
+                .and_then(|mut r| r.remove(&self.table))
+                .unwrap_or_default()
+            {
+                if let Some(AttributeValue::S(sk)) = item.get(keys::SK) {
+                    found.insert(sk.clone(), item);
+                }
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.table))
+                .filter(|k| !k.keys().is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                retry::backoff(attempt).await;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Strongly consistent GetItem.
+    pub async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk)?;
+        Ok(output.item)
+    }
+}
+
+/// A condition expression with its placeholders.
+#[derive(Debug, Clone, Default)]
+pub struct Condition {
+    expression: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Condition {
+    pub fn new(expression: impl Into<String>) -> Self {
+        Self {
+            expression: expression.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The item does not exist.
+    pub fn absent() -> Self {
+        Self::new("attribute_not_exists(pk)")
+    }
+
+    /// The item exists.
+    pub fn present() -> Self {
+        Self::new("attribute_exists(pk)")
+    }
+
+    pub fn name(mut self, placeholder: &str, attribute: &str) -> Self {
+        self.names
+            .insert(placeholder.to_owned(), attribute.to_owned());
+        self
+    }
+
+    pub fn value(mut self, placeholder: &str, value: AttributeValue) -> Self {
+        self.values.insert(placeholder.to_owned(), value);
+        self
+    }
+
+    fn apply_put(
+        self,
+        builder: aws_sdk_dynamodb::types::builders::PutBuilder,
+    ) -> aws_sdk_dynamodb::types::builders::PutBuilder {
+        builder
+            .condition_expression(self.expression)
+            .set_expression_attribute_names(non_empty(self.names))
+            .set_expression_attribute_values(non_empty(self.values))
+    }
+
+    fn apply_delete(
+        self,
+        builder: aws_sdk_dynamodb::types::builders::DeleteBuilder,
+    ) -> aws_sdk_dynamodb::types::builders::DeleteBuilder {
+        builder
+            .condition_expression(self.expression)
+            .set_expression_attribute_names(non_empty(self.names))
+            .set_expression_attribute_values(non_empty(self.values))
+    }
+
+    fn apply_check(
+        self,
+        builder: aws_sdk_dynamodb::types::builders::ConditionCheckBuilder,
+    ) -> ConditionCheck {
+        builder
+            .condition_expression(self.expression)
+            .set_expression_attribute_names(non_empty(self.names))
+            .set_expression_attribute_values(non_empty(self.values))
+            .build()
+            .expect("table, key and condition are set")
+    }
+}
+
+fn non_empty<V>(map: HashMap<String, V>) -> Option<HashMap<String, V>> {
+    (!map.is_empty()).then_some(map)
+}

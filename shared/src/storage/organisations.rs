@@ -1,0 +1,383 @@
+//! Reads and writes of the organisation aggregate (profile, members' lookup items, ledger,
+//! lookups outside the partition). Keys and access patterns: [`super::keys`].
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{DeleteRequest, TransactWriteItem, WriteRequest};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::keys::{self, org_pk};
+use super::{from_item, key, n, s, to_item, Condition, Item, Store, StoreError};
+use crate::auth::Caller;
+use crate::domain::activity::ActivityEvent;
+use crate::domain::ledger::ResourceLedger;
+use crate::domain::member::{Member, Role};
+use crate::domain::organisation::Organisation;
+use crate::domain::{Slug, Subject};
+
+/// `MEMBEREMAIL#` item: which membership an e-mail address holds, and who claimed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailLookup {
+    pub member_identity: Uuid,
+    pub subject: Option<Subject>,
+}
+
+/// `ORGID#` item.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct IdentityLookup {
+    slug: Slug,
+}
+
+/// `DELETED#` item: who deleted which organisation when, kept after the partition is gone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletionRecord {
+    pub identity: Uuid,
+    pub slug: Slug,
+    pub name: String,
+    pub deleted_by: String,
+    pub deleted_at: DateTime<Utc>,
+    pub expires_at: i64,
+}
+
+/// What an authorised request reads about an organisation in its first round trip.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub organisation: Organisation,
+    /// The caller's membership, found by token subject.
+    pub member: Option<Member>,
+    /// The invitation for the caller's verified e-mail, when there is no membership by subject.
+    pub invitation: Option<EmailLookup>,
+    pub ledger: ResourceLedger,
+}
+
+/// Outcome of a create transaction that did not commit.
+#[derive(Debug)]
+pub enum CreateRefused {
+    SlugTaken,
+    AlreadyRegistered,
+}
+
+impl Store {
+    /// One BatchGet: the profile, the caller's membership by subject, the invitation for the
+    /// caller's verified e-mail and (when asked) the ledger. `None` when there is no such
+    /// organisation.
+    pub async fn snapshot(
+        &self,
+        slug: &Slug,
+        caller: &Caller,
+        with_ledger: bool,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        let pk = org_pk(slug);
+        let mut wanted = vec![
+            key(&pk, keys::PROFILE_SK),
+            key(&pk, keys::member_subject_sk(&caller.subject)),
+        ];
+        if let Some(email) = caller.verified_email() {
+            wanted.push(key(&pk, keys::member_email_sk(email)));
+        }
+        if with_ledger {
+            wanted.push(key(&pk, keys::LEDGER_SK));
+        }
+        let mut found = self.get_many(wanted).await?;
+        let Some(profile) = found.remove(keys::PROFILE_SK) else {
+            return Ok(None);
+        };
+        let member = found
+            .remove(&keys::member_subject_sk(&caller.subject))
+            .map(from_item::<Member>)
+            .transpose()?;
+        let invitation = match caller.verified_email() {
+            Some(email) if member.is_none() => found
+                .remove(&keys::member_email_sk(email))
+                .map(from_item::<EmailLookup>)
+                .transpose()?,
+            _ => None,
+        };
+        let ledger = found
+            .remove(keys::LEDGER_SK)
+            .map(from_item::<ResourceLedger>)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Some(Snapshot {
+            organisation: from_item(profile)?,
+            member,
+            invitation,
+            ledger,
+        }))
+    }
+
+    pub async fn slug_by_identity(&self, identity: Uuid) -> Result<Option<Slug>, StoreError> {
+        let item = self
+            .get(key(keys::org_identity_pk(identity), keys::ORG_IDENTITY_SK))
+            .await?;
+        Ok(item
+            .map(from_item::<IdentityLookup>)
+            .transpose()?
+            .map(|l| l.slug))
+    }
+
+    /// Creates the organisation with its first admin and its first activity event, in one
+    /// transaction. With `registration`, also records that the caller has registered, which
+    /// may happen once per user.
+    pub async fn create_organisation(
+        &self,
+        organisation: &Organisation,
+        admin: &Member,
+        event: &ActivityEvent,
+        registration: Option<&Subject>,
+    ) -> Result<Result<(), CreateRefused>, StoreError> {
+        let pk = org_pk(&organisation.slug);
+        let mut items = vec![
+            // 0 and 1: the slug is free and not being swept after a delete.
+            self.put(
+                to_item(&pk, keys::PROFILE_SK, organisation)?,
+                Some(Condition::absent()),
+            ),
+            self.check(key(&pk, keys::PURGE_SK), Condition::absent()),
+            self.put(
+                to_item(
+                    keys::org_identity_pk(organisation.identity),
+                    keys::ORG_IDENTITY_SK,
+                    &IdentityLookup {
+                        slug: organisation.slug.clone(),
+                    },
+                )?,
+                Some(Condition::absent()),
+            ),
+            self.put_activity(&organisation.slug, organisation.revision, event)?,
+        ];
+        items.extend(self.put_member_items(&organisation.slug, admin)?);
+        let registration_index = items.len();
+        if let Some(subject) = registration {
+            items.push(self.put(
+                to_item(
+                    keys::user_pk(subject),
+                    keys::REGISTRATION_SK,
+                    &IdentityLookup {
+                        slug: organisation.slug.clone(),
+                    },
+                )?,
+                Some(Condition::absent()),
+            ));
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(Ok(())),
+            Err(StoreError::ConditionFailed(failed)) if failed.contains(&registration_index) => {
+                Ok(Err(CreateRefused::AlreadyRegistered))
+            }
+            Err(StoreError::ConditionFailed(failed)) if failed.iter().any(|i| *i <= 1) => {
+                Ok(Err(CreateRefused::SlugTaken))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The items of one membership: the member, its lookup by subject (when bound) and by
+    /// e-mail (when known; its condition keeps e-mail addresses unique per organisation).
+    pub fn put_member_items(
+        &self,
+        slug: &Slug,
+        member: &Member,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let pk = org_pk(slug);
+        let mut items = vec![self.put(
+            to_item(&pk, keys::member_sk(member.identity), member)?,
+            Some(Condition::absent()),
+        )];
+        if let Some(subject) = &member.subject {
+            items.push(self.put(
+                to_item(&pk, keys::member_subject_sk(subject), member)?,
+                None,
+            ));
+        }
+        if let Some(email) = &member.email {
+            items.push(self.put(
+                to_item(
+                    &pk,
+                    keys::member_email_sk(email),
+                    &EmailLookup {
+                        member_identity: member.identity,
+                        subject: member.subject.clone(),
+                    },
+                )?,
+                Some(Condition::absent()),
+            ));
+        }
+        Ok(items)
+    }
+
+    /// Activity event number `seq`; the condition makes a reused number fail loudly.
+    pub fn put_activity(
+        &self,
+        slug: &Slug,
+        seq: u64,
+        event: &ActivityEvent,
+    ) -> Result<TransactWriteItem, StoreError> {
+        Ok(self.put(
+            to_item(org_pk(slug), keys::activity_sk(seq), event)?,
+            Some(Condition::absent()),
+        ))
+    }
+
+    /// Writes the whole profile as revision `organisation.revision`, on condition that the
+    /// stored one is the revision before it.
+    pub fn put_profile(
+        &self,
+        organisation: &Organisation,
+    ) -> Result<TransactWriteItem, StoreError> {
+        Ok(self.put(
+            to_item(org_pk(&organisation.slug), keys::PROFILE_SK, organisation)?,
+            Some(revision_is(organisation.revision.saturating_sub(1))),
+        ))
+    }
+
+    /// Holds only while the caller is still a member with `role` (or, for `None`, any member).
+    pub fn membership_guard(
+        &self,
+        slug: &Slug,
+        subject: &Subject,
+        role: Option<Role>,
+    ) -> TransactWriteItem {
+        let condition = match role {
+            Some(role) => Condition::new("#role = :role")
+                .name("#role", "role")
+                .value(":role", s(role.as_str())),
+            None => Condition::present(),
+        };
+        self.check(
+            key(org_pk(slug), keys::member_subject_sk(subject)),
+            condition,
+        )
+    }
+
+    /// Deletes the profile (at the revision that was read) and the identity lookup, marks the
+    /// partition for sweeping and keeps a deletion record; the caller must still be an admin
+    /// and the ledger must still be clear. Then sweeps the partition.
+    pub async fn delete_organisation(
+        &self,
+        organisation: &Organisation,
+        admin: &Subject,
+        record: &DeletionRecord,
+    ) -> Result<(), StoreError> {
+        let pk = org_pk(&organisation.slug);
+        let ledger_clear = Condition::new(
+            "attribute_not_exists(pk) OR (active_clusters = :zero AND cloud_accounts = :zero AND monitoring_tenants = :zero)",
+        )
+        .value(":zero", n(0));
+        self.commit(
+            vec![
+                self.delete(
+                    key(&pk, keys::PROFILE_SK),
+                    Some(revision_is(organisation.revision)),
+                ),
+                self.membership_guard(&organisation.slug, admin, Some(Role::Admin)),
+                self.check(key(&pk, keys::LEDGER_SK), ledger_clear),
+            ],
+            vec![
+                self.delete(
+                    key(
+                        keys::org_identity_pk(organisation.identity),
+                        keys::ORG_IDENTITY_SK,
+                    ),
+                    None,
+                ),
+                self.put(key(&pk, keys::PURGE_SK), None),
+                self.put(
+                    to_item(
+                        keys::deleted_org_pk(organisation.identity),
+                        keys::DELETED_SK,
+                        record,
+                    )?,
+                    None,
+                ),
+            ],
+        )
+        .await?;
+        self.sweep_partition(&organisation.slug).await
+    }
+
+    /// Deletes every item of a deleted organisation's partition, the `PURGE` marker last, so
+    /// that the slug stays reserved until nothing of the old organisation is left. Safe to run
+    /// again after an interruption.
+    pub async fn sweep_partition(&self, slug: &Slug) -> Result<(), StoreError> {
+        let pk = org_pk(slug);
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(&pk))
+                .projection_expression("pk, sk")
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(super::sdk)?;
+            let keys: Vec<Item> = page
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|k| k.get(keys::SK) != Some(&s(keys::PURGE_SK)))
+                .collect();
+            for chunk in keys.chunks(25) {
+                self.delete_batch(chunk.to_vec()).await?;
+            }
+            match page.last_evaluated_key {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&pk, keys::PURGE_SK)))
+            .send()
+            .await
+            .map_err(super::sdk)?;
+        Ok(())
+    }
+
+    async fn delete_batch(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        let mut requests: Vec<WriteRequest> = keys
+            .into_iter()
+            .map(|k| {
+                WriteRequest::builder()
+                    .delete_request(
+                        DeleteRequest::builder()
+                            .set_key(Some(k))
+                            .build()
+                            .expect("key is set"),
+                    )
+                    .build()
+            })
+            .collect();
+        let mut attempt = 0;
+        while !requests.is_empty() {
+            let output = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(super::sdk)?;
+            requests = output
+                .unprocessed_items
+                .and_then(|mut u: HashMap<String, Vec<WriteRequest>>| u.remove(&self.table))
+                .unwrap_or_default();
+            if !requests.is_empty() {
+                attempt += 1;
+                super::retry::backoff(attempt).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stored profile is at `revision`.
+pub fn revision_is(revision: u64) -> Condition {
+    Condition::new("revision = :revision").value(":revision", n(revision))
+}

@@ -1,0 +1,1 @@
+//! The table and the routes are declared in several places; these tests keep them in step.

@@ -1,0 +1,210 @@
+//! Real API Gateway v2 (HTTP API, payload 2.0) events, as the JWT authorizer delivers them, and
+//! bearer-token requests as `cargo lambda watch` delivers them.
+
+use std::collections::HashMap;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+
+use crate::TEST_JWT_SECRET;
+
+/// A user of the identity provider.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub sub: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub username: String,
+}
+
+impl TestUser {
+    /// A user with a fresh subject and a verified e-mail `<name>-<n>@example.com`.
+    pub fn new(name: &str) -> Self {
+        let sub = uuid::Uuid::new_v4().to_string();
+        Self {
+            email: Some(format!("{name}-{}@example.com", &sub[..8])),
+            email_verified: true,
+            username: name.to_owned(),
+            sub,
+        }
+    }
+
+    pub fn email(&self) -> &str {
+        self.email.as_deref().unwrap_or_default()
+    }
+
+    /// Claims as the HttpApi JWT authorizer passes them: every value a string.
+    pub fn authorizer_claims(&self) -> HashMap<String, String> {
+        let mut claims = HashMap::from([
+            ("sub".to_owned(), self.sub.clone()),
+            ("preferred_username".to_owned(), self.username.clone()),
+            ("email_verified".to_owned(), self.email_verified.to_string()),
+        ]);
+        if let Some(email) = &self.email {
+            claims.insert("email".to_owned(), email.clone());
+        }
+        claims
+    }
+
+    /// An HS256 token for the local verifier, valid for `ttl_seconds` (negative: expired).
+    pub fn token(&self, ttl_seconds: i64) -> String {
+        let claims = json!({
+            "sub": self.sub,
+            "email": self.email,
+            "email_verified": self.email_verified,
+            "preferred_username": self.username,
+            "exp": chrono::Utc::now().timestamp() + ttl_seconds,
+        });
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes())
+                .expect("a valid HS256 key"),
+        )
+        .expect("encode a test token")
+    }
+}
+
+/// Builds one request.
+#[derive(Debug, Clone)]
+pub struct ApiRequest {
+    method: String,
+    path: String,
+    query: String,
+    headers: HashMap<String, String>,
+    body: Option<String>,
+    claims: Option<HashMap<String, String>>,
+}
+
+impl ApiRequest {
+    pub fn new(method: &str, path: &str) -> Self {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        Self {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            headers: HashMap::new(),
+            body: None,
+            claims: None,
+        }
+    }
+
+    pub fn get(path: &str) -> Self {
+        Self::new("GET", path)
+    }
+    pub fn post(path: &str) -> Self {
+        Self::new("POST", path)
+    }
+    pub fn patch(path: &str) -> Self {
+        Self::new("PATCH", path)
+    }
+    pub fn delete(path: &str) -> Self {
+        Self::new("DELETE", path)
+    }
+
+    /// As the JWT authorizer would pass `user` in.
+    pub fn by(mut self, user: &TestUser) -> Self {
+        self.claims = Some(user.authorizer_claims());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(name.to_lowercase(), value.to_owned());
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(body.to_string());
+        self.header("content-type", "application/json")
+    }
+
+    pub fn raw_body(mut self, body: &str) -> Self {
+        self.body = Some(body.to_owned());
+        self.header("content-type", "application/json")
+    }
+
+    /// The API Gateway v2 event JSON.
+    pub fn event(&self) -> Value {
+        let mut context = json!({
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {
+                "method": self.method,
+                "path": self.path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "api-tests"
+            },
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "28/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1_795_867_200_000_i64
+        });
+        if let Some(claims) = &self.claims {
+            context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
+        }
+        json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": self.path,
+            "rawQueryString": self.query,
+            "headers": self.headers,
+            "requestContext": context,
+            "body": self.body,
+            "isBase64Encoded": false
+        })
+    }
+
+    pub fn build(&self) -> Request {
+        lambda_http::request::from_str(&self.event().to_string())
+            .expect("a valid API Gateway v2 event")
+    }
+}
+
+/// A response with its body parsed.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn from_response(response: Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+            Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The error body's `details`, as strings.
+    pub fn details(&self) -> Vec<String> {
+        self.body["details"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or_default()
+    }
+}

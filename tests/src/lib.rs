@@ -1,0 +1,110 @@
+//! Test support: DynamoDB Local, a fresh table per test, real API Gateway v2 events, tokens,
+//! and faults injected at the network boundary.
+
+pub mod dynamodb;
+pub mod events;
+pub mod faults;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_types::config_bag::ConfigBag;
+use shared::auth::LocalJwtVerifier;
+use shared::storage::{schema, Store};
+use shared::App;
+
+pub use events::{ApiRequest, TestUser};
+
+/// The HS256 secret of test and development tokens.
+pub const TEST_JWT_SECRET: &str = "local-development-secret-change-me";
+
+/// Counts the DynamoDB requests a client sends (round trips, for assertions and benches).
+#[derive(Debug, Default, Clone)]
+pub struct RoundTrips(Arc<AtomicUsize>);
+
+impl RoundTrips {
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::SeqCst)
+    }
+}
+
+impl Intercept for RoundTrips {
+    fn name(&self) -> &'static str {
+        "RoundTrips"
+    }
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// A fresh table on DynamoDB Local and an [`App`] over it, as a function would build it.
+pub struct TestEnv {
+    pub app: App,
+    pub round_trips: RoundTrips,
+    pub table: String,
+    pub endpoint: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self::with_faults(None).await
+    }
+
+    /// With `faults`, TransactWriteItems calls are routed to the fault server while it has
+    /// faults left to serve.
+    pub async fn with_faults(faults: Option<faults::TransactionConflicts>) -> Self {
+        let endpoint = dynamodb::endpoint();
+        let round_trips = RoundTrips::default();
+        let client = client(&endpoint, Some(round_trips.clone()), faults);
+        let table = format!("orgs-test-{}", uuid::Uuid::new_v4().simple());
+        schema::create_table(&client, &table)
+            .await
+            .expect("create the test table on DynamoDB Local");
+        let verifier = LocalJwtVerifier::hs256(TEST_JWT_SECRET.as_bytes(), None, None)
+            .expect("the test secret is a valid key");
+        let app = App::new(Store::new(client, &table), Some(verifier));
+        round_trips.reset();
+        Self {
+            app,
+            round_trips,
+            table,
+            endpoint,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.app.store
+    }
+}
+
+/// A DynamoDB client for DynamoDB Local at `endpoint`.
+pub fn client(
+    endpoint: &str,
+    round_trips: Option<RoundTrips>,
+    faults: Option<faults::TransactionConflicts>,
+) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .endpoint_url(endpoint);
+    if let Some(counter) = round_trips {
+        config = config.interceptor(counter);
+    }
+    if let Some(faults) = faults {
+        config = config.interceptor(faults);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
