@@ -1,0 +1,20 @@
+# The README's two commands: `make dev` runs the API locally, `make test` runs every test.
+.PHONY: dev test bench lint package
+
+dev:
+	scripts/dev.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/bench.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+# Deploy artifacts for arm64 (target/lambda/<function>/bootstrap).
+package:
+	scripts/tools.sh dev
+	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" cargo lambda build --release --arm64
