@@ -61,7 +61,10 @@ fn header(title: &str) {
         "| {:<44} | round trips | median    | p95       | vs GetItem     |",
         "request"
     );
-    println!("|{:-<46}|{:-<13}|{:-<11}|{:-<11}|{:-<16}|", "", "", "", "", "");
+    println!(
+        "|{:-<46}|{:-<13}|{:-<11}|{:-<11}|{:-<16}|",
+        "", "", "", "", ""
+    );
 }
 
 async fn call(env: &TestEnv, request: ApiRequest) -> Reply {
@@ -94,8 +97,17 @@ async fn organisations_section() {
     header("Organisations (`organisations` function)");
     row("raw GetItem (baseline)", &baseline, &baseline);
 
-    let created = call(&env, ApiRequest::post("/api/v1/organisations").by(&admin).json(create_body("Bench Org"))).await;
-    let slug = created.body["slug"]["slugValue"].as_str().expect("slug").to_owned();
+    let created = call(
+        &env,
+        ApiRequest::post("/api/v1/organisations")
+            .by(&admin)
+            .json(create_body("Bench Org")),
+    )
+    .await;
+    let slug = created.body["slug"]["slugValue"]
+        .as_str()
+        .expect("slug")
+        .to_owned();
     let path = format!("/api/v1/organisations/{slug}");
 
     let get = measure(&env, SAMPLES, |_| async {
@@ -139,7 +151,11 @@ async fn organisations_section() {
         }
     })
     .await;
-    row("POST /organisations (name taken many times)", &collide, &baseline);
+    row(
+        "POST /organisations (name taken many times)",
+        &collide,
+        &baseline,
+    );
 }
 
 #[tokio::main]

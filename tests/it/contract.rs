@@ -54,7 +54,10 @@ fn template_table_matches_the_schema() {
         attributes.insert((index.partition_key.to_owned(), "S".to_owned()));
         attributes.insert((index.sort_key.to_owned(), "S".to_owned()));
     }
-    assert_eq!(strings(table, "AttributeDefinitions", "AttributeType"), attributes);
+    assert_eq!(
+        strings(table, "AttributeDefinitions", "AttributeType"),
+        attributes
+    );
     assert_eq!(
         strings(table, "KeySchema", "KeyType"),
         BTreeSet::from([
@@ -62,7 +65,9 @@ fn template_table_matches_the_schema() {
             (keys::SK.to_owned(), "RANGE".to_owned())
         ])
     );
-    let declared = table["GlobalSecondaryIndexes"].as_sequence().expect("indexes");
+    let declared = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .expect("indexes");
     assert_eq!(declared.len(), schema::INDEXES.len());
     for index in schema::INDEXES {
         let gsi = declared
