@@ -13,6 +13,7 @@ pub mod auth;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod paging;
 pub mod routes;
 pub mod storage;
 

@@ -13,6 +13,7 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Group {
     Organisations,
+    Members,
 }
 
 impl Group {
@@ -20,6 +21,7 @@ impl Group {
     pub fn function_name(self) -> &'static str {
         match self {
             Self::Organisations => "organisations",
+            Self::Members => "members",
         }
     }
 }
@@ -31,6 +33,10 @@ pub enum Endpoint {
     GetOrganisation,
     UpdateOrganisation,
     DeleteOrganisation,
+    GetMyMembership,
+    ListMembers,
+    AddMember,
+    RemoveMember,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +95,30 @@ pub const ROUTES: &[Route] = &[
         Endpoint::DeleteOrganisation,
         Group::Organisations,
     ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}/me",
+        Endpoint::GetMyMembership,
+        Group::Members,
+    ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}/members",
+        Endpoint::ListMembers,
+        Group::Members,
+    ),
+    route(
+        "POST",
+        "/api/v1/organisations/{organisationSlug}/members",
+        Endpoint::AddMember,
+        Group::Members,
+    ),
+    route(
+        "DELETE",
+        "/api/v1/organisations/{organisationSlug}/members/{memberIdentity}",
+        Endpoint::RemoveMember,
+        Group::Members,
+    ),
 ];
 
 /// Path parameters of a matched route.
@@ -137,4 +167,10 @@ impl Router {
             .collect();
         Ok((*matched.value, PathParams(params)))
     }
+}
+
+/// For a function's exhaustive match: an endpoint of another group never reaches it, since
+/// [`Router::for_group`] knows only its own group's routes.
+pub fn not_served_here(endpoint: Endpoint) -> ApiError {
+    ApiError::NotFound(format!("{endpoint:?} is not served by this function."))
 }

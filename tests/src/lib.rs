@@ -17,7 +17,23 @@ use shared::auth::LocalJwtVerifier;
 use shared::storage::{schema, Store};
 use shared::App;
 
-pub use events::{ApiRequest, TestUser};
+pub use events::{ApiRequest, Reply, TestUser};
+
+use shared::routes::{Group, Router};
+
+/// Sends `request` to the function that serves its route, as API Gateway would.
+pub async fn send(app: &App, request: ApiRequest) -> Reply {
+    let request = request.build();
+    let group = [Group::Organisations, Group::Members]
+        .into_iter()
+        .find(|g| Router::for_group(*g).resolve(&request).is_ok());
+    let response = match group {
+        Some(Group::Organisations) => organisations::handle(app, request).await,
+        Some(Group::Members) => members::handle(app, request).await,
+        None => shared::http::respond(Err(shared::ApiError::NotFound("no route".into()))),
+    };
+    Reply::from_response(response)
+}
 
 /// The HS256 secret of test and development tokens.
 pub const TEST_JWT_SECRET: &str = "local-development-secret-change-me";

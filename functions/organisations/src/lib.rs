@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use lambda_http::{Body, Request, Response};
 use shared::api::organisations::{self, Creation};
-use shared::routes::{Endpoint, Group, Router};
+use shared::routes::{not_served_here, Endpoint, Group, Router};
 use shared::App;
 
 static ROUTER: LazyLock<Router> = LazyLock::new(|| Router::for_group(Group::Organisations));
@@ -20,6 +20,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         Ok((Endpoint::GetOrganisation, p)) => organisations::get(app, &request, &p).await,
         Ok((Endpoint::UpdateOrganisation, p)) => organisations::update(app, &request, &p).await,
         Ok((Endpoint::DeleteOrganisation, p)) => organisations::delete(app, &request, &p).await,
+        Ok((other, _)) => Err(not_served_here(other)),
         Err(e) => Err(e),
     };
     shared::http::respond(result)

@@ -1,3 +1,4 @@
 //! Endpoint handlers: parse at the edge, authorise, decide, write once.
 
+pub mod members;
 pub mod organisations;

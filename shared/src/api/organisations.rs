@@ -75,6 +75,7 @@ pub async fn create(
                 == OrganisationType::Trial,
             created_at: now,
             revision: 1,
+            admin_count: 1,
         };
         let actor = Actor::user(&caller);
         let event = ActivityEvent::new(
@@ -174,11 +175,7 @@ pub async fn update(
         );
         app.store
             .commit(
-                vec![
-                    app.store.put_profile(&organisation)?,
-                    app.store
-                        .membership_guard(&slug, &caller.subject, Some(Role::Admin)),
-                ],
+                vec![app.store.put_profile(&organisation)?],
                 vec![app
                     .store
                     .put_activity(&slug, organisation.revision, &event)?],
@@ -218,7 +215,10 @@ pub async fn delete(
             caller.clone(),
             &slug,
             Permission::Administer,
-            Reads { ledger: true },
+            Reads {
+                ledger: true,
+                ..Reads::default()
+            },
         )
         .await?;
         if access.organisation.identity != identity {
@@ -237,7 +237,7 @@ pub async fn delete(
             expires_at: (now + Duration::days(DELETION_RECORD_DAYS)).timestamp(),
         };
         app.store
-            .delete_organisation(&access.organisation, &caller.subject, &record)
+            .delete_organisation(&access.organisation, &record)
             .await?;
         tracing::info!(slug = %slug, identity = %identity, by = %caller.subject, "organisation deleted");
         Ok(())

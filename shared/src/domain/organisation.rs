@@ -112,6 +112,10 @@ pub struct Organisation {
     /// `revision = <what was read>` and takes the next number; its activity event is stored
     /// under that number, so the activity log is gap-free and pageable by key.
     pub revision: u64,
+    /// How many members have the role `admin`; kept with every membership change under the
+    /// revision condition, so "never remove the last admin" needs no scan.
+    #[serde(default)]
+    pub admin_count: u32,
 }
 
 /// A validated `POST /organisations` (or `/registration`) body.

@@ -2,6 +2,7 @@
 //! with serde_dynamo, writes as single transactions with their conditions.
 
 pub mod keys;
+pub mod members;
 pub mod organisations;
 pub mod retry;
 pub mod schema;

@@ -13,7 +13,7 @@ use super::{from_item, key, n, s, to_item, Condition, Item, Store, StoreError};
 use crate::auth::Caller;
 use crate::domain::activity::ActivityEvent;
 use crate::domain::ledger::ResourceLedger;
-use crate::domain::member::{Member, Role};
+use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::{Slug, Subject};
 
@@ -21,6 +21,8 @@ use crate::domain::{Slug, Subject};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmailLookup {
     pub member_identity: Uuid,
+    /// Absent (not NULL) until claimed: the claim's condition is `attribute_not_exists(subject)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<Subject>,
 }
 
@@ -50,6 +52,17 @@ pub struct Snapshot {
     /// The invitation for the caller's verified e-mail, when there is no membership by subject.
     pub invitation: Option<EmailLookup>,
     pub ledger: ResourceLedger,
+    /// The member asked for with [`Reads::member`].
+    pub target_member: Option<Member>,
+}
+
+/// What [`Store::snapshot`] reads besides the profile and the caller's membership.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Reads {
+    /// The resource ledger (delete guard).
+    pub ledger: bool,
+    /// Another member, by identity (member removal).
+    pub member: Option<Uuid>,
 }
 
 /// Outcome of a create transaction that did not commit.
@@ -61,13 +74,13 @@ pub enum CreateRefused {
 
 impl Store {
     /// One BatchGet: the profile, the caller's membership by subject, the invitation for the
-    /// caller's verified e-mail and (when asked) the ledger. `None` when there is no such
+    /// caller's verified e-mail and what `reads` asks for. `None` when there is no such
     /// organisation.
     pub async fn snapshot(
         &self,
         slug: &Slug,
         caller: &Caller,
-        with_ledger: bool,
+        reads: Reads,
     ) -> Result<Option<Snapshot>, StoreError> {
         let pk = org_pk(slug);
         let mut wanted = vec![
@@ -77,8 +90,11 @@ impl Store {
         if let Some(email) = caller.verified_email() {
             wanted.push(key(&pk, keys::member_email_sk(email)));
         }
-        if with_ledger {
+        if reads.ledger {
             wanted.push(key(&pk, keys::LEDGER_SK));
+        }
+        if let Some(identity) = reads.member {
+            wanted.push(key(&pk, keys::member_sk(identity)));
         }
         let mut found = self.get_many(wanted).await?;
         let Some(profile) = found.remove(keys::PROFILE_SK) else {
@@ -100,11 +116,17 @@ impl Store {
             .map(from_item::<ResourceLedger>)
             .transpose()?
             .unwrap_or_default();
+        let target_member = reads
+            .member
+            .and_then(|identity| found.remove(&keys::member_sk(identity)))
+            .map(from_item::<Member>)
+            .transpose()?;
         Ok(Some(Snapshot {
             organisation: from_item(profile)?,
             member,
             invitation,
             ledger,
+            target_member,
         }))
     }
 
@@ -233,32 +255,13 @@ impl Store {
         ))
     }
 
-    /// Holds only while the caller is still a member with `role` (or, for `None`, any member).
-    pub fn membership_guard(
-        &self,
-        slug: &Slug,
-        subject: &Subject,
-        role: Option<Role>,
-    ) -> TransactWriteItem {
-        let condition = match role {
-            Some(role) => Condition::new("#role = :role")
-                .name("#role", "role")
-                .value(":role", s(role.as_str())),
-            None => Condition::present(),
-        };
-        self.check(
-            key(org_pk(slug), keys::member_subject_sk(subject)),
-            condition,
-        )
-    }
-
-    /// Deletes the profile (at the revision that was read) and the identity lookup, marks the
-    /// partition for sweeping and keeps a deletion record; the caller must still be an admin
-    /// and the ledger must still be clear. Then sweeps the partition.
+    /// Deletes the profile (at the revision that was read: so the caller is still the admin
+    /// they were, since every membership change moves the revision) and the identity lookup,
+    /// marks the partition for sweeping and keeps a deletion record; the ledger must still be
+    /// clear. Then sweeps the partition.
     pub async fn delete_organisation(
         &self,
         organisation: &Organisation,
-        admin: &Subject,
         record: &DeletionRecord,
     ) -> Result<(), StoreError> {
         let pk = org_pk(&organisation.slug);
@@ -272,7 +275,6 @@ impl Store {
                     key(&pk, keys::PROFILE_SK),
                     Some(revision_is(organisation.revision)),
                 ),
-                self.membership_guard(&organisation.slug, admin, Some(Role::Admin)),
                 self.check(key(&pk, keys::LEDGER_SK), ledger_clear),
             ],
             vec![

@@ -1,0 +1,22 @@
+//! Routing of the `members` function: the caller's membership, list, add, remove.
+
+use std::sync::LazyLock;
+
+use lambda_http::{Body, Request, Response};
+use shared::api::members;
+use shared::routes::{not_served_here, Endpoint, Group, Router};
+use shared::App;
+
+static ROUTER: LazyLock<Router> = LazyLock::new(|| Router::for_group(Group::Members));
+
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    let result = match ROUTER.resolve(&request) {
+        Ok((Endpoint::GetMyMembership, p)) => members::me(app, &request, &p).await,
+        Ok((Endpoint::ListMembers, p)) => members::list(app, &request, &p).await,
+        Ok((Endpoint::AddMember, p)) => members::add(app, &request, &p).await,
+        Ok((Endpoint::RemoveMember, p)) => members::remove(app, &request, &p).await,
+        Ok((other, _)) => Err(not_served_here(other)),
+        Err(e) => Err(e),
+    };
+    shared::http::respond(result)
+}
