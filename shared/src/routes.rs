@@ -14,6 +14,7 @@ use crate::error::ApiError;
 pub enum Group {
     Organisations,
     Members,
+    Activity,
 }
 
 impl Group {
@@ -22,6 +23,7 @@ impl Group {
         match self {
             Self::Organisations => "organisations",
             Self::Members => "members",
+            Self::Activity => "activity",
         }
     }
 }
@@ -37,6 +39,7 @@ pub enum Endpoint {
     ListMembers,
     AddMember,
     RemoveMember,
+    ListActivity,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -118,6 +121,12 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/organisations/{organisationSlug}/members/{memberIdentity}",
         Endpoint::RemoveMember,
         Group::Members,
+    ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}/activity",
+        Endpoint::ListActivity,
+        Group::Activity,
     ),
 ];
 

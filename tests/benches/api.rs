@@ -14,6 +14,7 @@ use shared::storage::key;
 
 const SAMPLES: usize = 200;
 
+#[derive(Clone, Copy)]
 struct Figures {
     median: Duration,
     p95: Duration,
@@ -158,6 +159,200 @@ async fn organisations_section() {
     );
 }
 
+async fn members_section() {
+    let env = TestEnv::new().await;
+    let admin = TestUser::new("bench");
+    let baseline = raw_get_item(&env).await;
+    header("Members (`members` function)");
+    row("raw GetItem (baseline)", &baseline, &baseline);
+
+    let mut list_of_10 = None;
+    for (i, total) in [10usize, 100, 1000].into_iter().enumerate() {
+        let created = api_tests::send(
+            &env.app,
+            ApiRequest::post("/api/v1/organisations")
+                .by(&admin)
+                .json(create_body(&format!("Members Org {i}"))),
+        )
+        .await;
+        let slug = created.body["slug"]["slugValue"]
+            .as_str()
+            .expect("slug")
+            .to_owned();
+        let members = format!("/api/v1/organisations/{slug}/members");
+        for m in 1..total {
+            let reply = api_tests::send(
+                &env.app,
+                ApiRequest::post(&members)
+                    .by(&admin)
+                    .json(json!({"email": format!("m{m}@example.com"), "role": "viewer"})),
+            )
+            .await;
+            assert_eq!(reply.status, 200);
+        }
+        let list = measure(&env, 100, |_| async {
+            let reply = api_tests::send(&env.app, ApiRequest::get(&members).by(&admin)).await;
+            assert_eq!(reply.body["totalElements"], total);
+        })
+        .await;
+        let reference = *list_of_10.get_or_insert(list);
+        row(
+            &format!("GET .../members ({total} members, page of 50)"),
+            &list,
+            &baseline,
+        );
+        println!(
+            "|   ratio to listing 10 members                |             |           |           | {:>13.2}x |",
+            list.median.as_secs_f64() / reference.median.as_secs_f64()
+        );
+        if total == 10 {
+            let me_path = format!("/api/v1/organisations/{slug}/me");
+            let me = measure(&env, SAMPLES, |_| async {
+                let reply = api_tests::send(&env.app, ApiRequest::get(&me_path).by(&admin)).await;
+                assert_eq!(reply.status, 200);
+            })
+            .await;
+            row("GET .../me", &me, &baseline);
+            let add = measure(&env, SAMPLES, |n| {
+                let request = ApiRequest::post(&members)
+                    .by(&admin)
+                    .json(json!({"email": format!("extra{n}@example.com"), "role": "viewer"}));
+                let env = &env;
+                async move {
+                    assert_eq!(api_tests::send(&env.app, request).await.status, 200);
+                }
+            })
+            .await;
+            row("POST .../members", &add, &baseline);
+            let page = api_tests::send(
+                &env.app,
+                ApiRequest::get(&format!("{members}?size=100&sort=email")).by(&admin),
+            )
+            .await;
+            let identities: Vec<String> = page.body["content"]
+                .as_array()
+                .expect("content")
+                .iter()
+                .filter(|m| {
+                    m["email"]["email"]
+                        .as_str()
+                        .is_some_and(|e| e.starts_with("extra"))
+                })
+                .map(|m| m["identity"].as_str().expect("identity").to_owned())
+                .collect();
+            let remove = measure(&env, identities.len() - 20, |n| {
+                let request =
+                    ApiRequest::delete(&format!("{members}/{}", identities[n])).by(&admin);
+                let env = &env;
+                async move {
+                    assert_eq!(api_tests::send(&env.app, request).await.status, 204);
+                }
+            })
+            .await;
+            row("DELETE .../members/{identity}", &remove, &baseline);
+        }
+    }
+}
+
+async fn activity_section() {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    const EVENTS: u64 = 100_000;
+    let env = TestEnv::new().await;
+    let admin = TestUser::new("bench");
+    let baseline = raw_get_item(&env).await;
+    let created = api_tests::send(
+        &env.app,
+        ApiRequest::post("/api/v1/organisations")
+            .by(&admin)
+            .json(create_body("Busy Log")),
+    )
+    .await;
+    let slug = created.body["slug"]["slugValue"]
+        .as_str()
+        .expect("slug")
+        .to_owned();
+    // Seed 100,000 events directly (as 100,000 changes would have left them), then move the
+    // revision to match.
+    let event = shared::domain::activity::ActivityEvent::new(
+        shared::domain::activity::ActivityType::OrganisationUpdated,
+        shared::domain::activity::Actor::system(),
+        "seeded".to_owned(),
+        chrono::Utc::now(),
+    );
+    let started = Instant::now();
+    let seqs: Vec<u64> = (2..=EVENTS).collect();
+    for chunk in seqs.chunks(25) {
+        let mut requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|seq| {
+                let item = shared::storage::to_item(
+                    format!("ORG#{slug}"),
+                    shared::storage::keys::activity_sk(*seq),
+                    &event,
+                )
+                .expect("item");
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .expect("put"),
+                    )
+                    .build()
+            })
+            .collect();
+        while !requests.is_empty() {
+            let out = env
+                .store()
+                .client()
+                .batch_write_item()
+                .request_items(&env.table, requests)
+                .send()
+                .await
+                .expect("seed");
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&env.table))
+                .unwrap_or_default();
+        }
+    }
+    env.store()
+        .client()
+        .update_item()
+        .table_name(&env.table)
+        .set_key(Some(key(format!("ORG#{slug}"), "PROFILE")))
+        .update_expression("SET revision = :r")
+        .expression_attribute_values(":r", AttributeValue::N(EVENTS.to_string()))
+        .send()
+        .await
+        .expect("set revision");
+    println!("\n(seeded {EVENTS} events in {:.1?})", started.elapsed());
+    header("Activity (`activity` function), 100,000 events, pages of 50");
+    row("raw GetItem (baseline)", &baseline, &baseline);
+    let path = format!("/api/v1/organisations/{slug}/activity");
+    let mut page0 = None;
+    for (label, query) in [
+        ("page 0 (newest)", "?page=0"),
+        ("page 1000", "?page=1000"),
+        ("last page (1999)", "?page=1999"),
+        ("page 1000, ascending", "?page=1000&sort=createdAt,asc"),
+    ] {
+        let url = format!("{path}{query}");
+        let figures = measure(&env, SAMPLES, |_| async {
+            let reply = api_tests::send(&env.app, ApiRequest::get(&url).by(&admin)).await;
+            assert_eq!(reply.body["numberOfElements"], 50);
+        })
+        .await;
+        let reference = *page0.get_or_insert(figures);
+        row(&format!("GET .../activity {label}"), &figures, &baseline);
+        println!(
+            "|   ratio to page 0                            |             |           |           | {:>13.2}x |",
+            figures.median.as_secs_f64() / reference.median.as_secs_f64()
+        );
+    }
+    println!("\nItems read per page: 2 (BatchGet: profile, membership) + 50 (Query BETWEEN two keys 50 apart).");
+}
+
 #[tokio::main]
 async fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -165,5 +360,11 @@ async fn main() {
     println!("DynamoDB Local at {}", api_tests::dynamodb::endpoint());
     if wanted("organisations") {
         organisations_section().await;
+    }
+    if wanted("members") {
+        members_section().await;
+    }
+    if wanted("activity") {
+        activity_section().await;
     }
 }

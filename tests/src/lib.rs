@@ -24,12 +24,13 @@ use shared::routes::{Group, Router};
 /// Sends `request` to the function that serves its route, as API Gateway would.
 pub async fn send(app: &App, request: ApiRequest) -> Reply {
     let request = request.build();
-    let group = [Group::Organisations, Group::Members]
+    let group = [Group::Organisations, Group::Members, Group::Activity]
         .into_iter()
         .find(|g| Router::for_group(*g).resolve(&request).is_ok());
     let response = match group {
         Some(Group::Organisations) => organisations::handle(app, request).await,
         Some(Group::Members) => members::handle(app, request).await,
+        Some(Group::Activity) => activity::handle(app, request).await,
         None => shared::http::respond(Err(shared::ApiError::NotFound("no route".into()))),
     };
     Reply::from_response(response)

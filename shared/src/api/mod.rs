@@ -1,4 +1,5 @@
 //! Endpoint handlers: parse at the edge, authorise, decide, write once.
 
+pub mod activity;
 pub mod members;
 pub mod organisations;

@@ -1,6 +1,7 @@
 //! DynamoDB access: one table (see [`keys`] for the layout and access patterns), items mapped
 //! with serde_dynamo, writes as single transactions with their conditions.
 
+pub mod activity;
 pub mod keys;
 pub mod members;
 pub mod organisations;
