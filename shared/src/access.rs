@@ -16,6 +16,7 @@ use crate::domain::member::{Member, Role};
 use crate::domain::organisation::Organisation;
 use crate::domain::Slug;
 use crate::error::ApiError;
+use crate::routes::PathParams;
 use crate::storage::{retry_on_conflict, Store, StoreError};
 use chrono::Utc;
 
@@ -52,6 +53,20 @@ pub use crate::storage::organisations::Reads;
 
 pub fn caller(app: &App, request: &Request) -> Result<Caller, ApiError> {
     authenticate(request, app.local_jwt.as_ref())
+}
+
+/// The first step of every organisation read: authenticate, then [`authorise`] on the path's
+/// `organisationSlug`.
+pub async fn authorise_request(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+    permission: Permission,
+    reads: Reads,
+) -> Result<Access, ApiError> {
+    let slug = params.slug()?;
+    let caller = caller(app, request)?;
+    authorise(&app.store, caller, &slug, permission, reads).await
 }
 
 /// 404 when the organisation does not exist, 403 when the caller is not a member or their role

@@ -13,9 +13,12 @@ pub mod auth;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod paging;
 pub mod routes;
 pub mod storage;
+pub mod vat_revalidation;
+pub mod vies;
 
 pub use app::App;
 pub use error::ApiError;

@@ -15,6 +15,7 @@ pub enum Group {
     Organisations,
     Members,
     Activity,
+    Validation,
 }
 
 impl Group {
@@ -24,6 +25,7 @@ impl Group {
             Self::Organisations => "organisations",
             Self::Members => "members",
             Self::Activity => "activity",
+            Self::Validation => "validation",
         }
     }
 }
@@ -40,6 +42,10 @@ pub enum Endpoint {
     AddMember,
     RemoveMember,
     ListActivity,
+    GetValidationStatus,
+    GetVatLegalEntity,
+    ConfirmVatLegalEntity,
+    VerifyEmail,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +134,34 @@ pub const ROUTES: &[Route] = &[
         Endpoint::ListActivity,
         Group::Activity,
     ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}/validation-status",
+        Endpoint::GetValidationStatus,
+        Group::Validation,
+    ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}/validation-status/vat",
+        Endpoint::GetVatLegalEntity,
+        Group::Validation,
+    ),
+    route(
+        "POST",
+        "/api/v1/organisations/{organisationSlug}/validation-status/vat",
+        Endpoint::ConfirmVatLegalEntity,
+        Group::Validation,
+    ),
+    // The code in the link is the credential: the person who opens it may have no account.
+    Route {
+        authenticated: false,
+        ..route(
+            "GET",
+            "/api/v1/validations/verify-email/{code}",
+            Endpoint::VerifyEmail,
+            Group::Validation,
+        )
+    },
 ];
 
 /// Path parameters of a matched route.
@@ -135,6 +169,11 @@ pub const ROUTES: &[Route] = &[
 pub struct PathParams(HashMap<String, String>);
 
 impl PathParams {
+    /// The `organisationSlug` parameter, parsed: a malformed slug is a 400.
+    pub fn slug(&self) -> Result<crate::domain::Slug, ApiError> {
+        crate::http::field(crate::domain::Slug::parse(self.get("organisationSlug")?))
+    }
+
     pub fn get(&self, name: &str) -> Result<&str, ApiError> {
         self.0
             .get(name)

@@ -134,6 +134,49 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
             [204, 403, 403, 403, 403, 401],
         ),
         (
+            "GET /organisations/{slug}/validation-status",
+            |f| {
+                ApiRequest::get(&format!(
+                    "/api/v1/organisations/{}/validation-status",
+                    f.slug
+                ))
+            },
+            [200, 200, 200, 200, 403, 401],
+        ),
+        (
+            "GET /organisations/{slug}/validation-status/vat",
+            |f| {
+                ApiRequest::get(&format!(
+                    "/api/v1/organisations/{}/validation-status/vat",
+                    f.slug
+                ))
+            },
+            [200, 200, 200, 200, 403, 401],
+        ),
+        // The fixture has no VAT number: an admin gets past authorisation to the rule (400).
+        (
+            "POST /organisations/{slug}/validation-status/vat",
+            |f| {
+                ApiRequest::post(&format!(
+                    "/api/v1/organisations/{}/validation-status/vat",
+                    f.slug
+                ))
+                .json(json!({"vatLegalEntityName": "Acme"}))
+            },
+            [400, 403, 403, 403, 403, 401],
+        ),
+        // No token needed: the code is the credential, and an unknown one is 404 for anyone.
+        (
+            "GET /validations/verify-email/{code}",
+            |_| {
+                ApiRequest::get(&format!(
+                    "/api/v1/validations/verify-email/{}",
+                    "C".repeat(43)
+                ))
+            },
+            [404, 404, 404, 404, 404, 404],
+        ),
+        (
             "GET /organisations/{slug}/me",
             |f| ApiRequest::get(&format!("/api/v1/organisations/{}/me", f.slug)),
             [200, 200, 200, 200, 403, 401],

@@ -135,6 +135,34 @@ fn template_routes_match_the_route_table() {
     assert_eq!(template_routes(), route_table());
 }
 
+/// Routes the JWT authorizer does not guard in template.yaml are exactly those the route table
+/// marks unauthenticated.
+#[test]
+fn only_unauthenticated_routes_skip_the_authorizer() {
+    let template = template();
+    let mut open = BTreeSet::new();
+    for (_, resource) in resources(&template) {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events.values().filter(|e| e["Type"] == "HttpApi") {
+            if event["Properties"]["Auth"]["Authorizer"] == "NONE" {
+                open.insert(event["Properties"]["Path"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let expected: BTreeSet<String> = ROUTES
+        .iter()
+        .filter(|r| !r.authenticated)
+        .map(|r| r.path.to_owned())
+        .collect();
+    assert_eq!(open, expected);
+    assert_eq!(
+        template["Resources"]["HttpApi"]["Properties"]["Auth"]["DefaultAuthorizer"],
+        "PlatformJwt"
+    );
+}
+
 /// The watch router cannot give one path segment two parameter names (DELETE uses
 /// `{organisationIdentity}` where GET uses `{organisationSlug}`), so names are compared as `{}`.
 fn anonymous(path: &str) -> String {

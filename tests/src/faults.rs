@@ -10,7 +10,8 @@ use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterce
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::fake_http::{serve, FakeResponse};
 
 /// What DynamoDB answers when a transaction collides with another one.
 const CONFLICT_BODY: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"}],"Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]"}"#;
@@ -26,48 +27,12 @@ pub struct TransactionConflicts {
 
 impl TransactionConflicts {
     pub async fn start(count: usize) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fault server");
-        let address = format!("http://{}", listener.local_addr().expect("local address"));
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buffer = vec![0u8; 64 * 1024];
-                    let mut read = 0;
-                    // Read the head, then as much body as Content-Length says.
-                    loop {
-                        let Ok(n) = socket.read(&mut buffer[read..]).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            return;
-                        }
-                        read += n;
-                        let text = String::from_utf8_lossy(&buffer[..read]).to_string();
-                        if let Some(head_end) = text.find("\r\n\r\n") {
-                            let length = text[..head_end]
-                                .lines()
-                                .find_map(|l| {
-                                    let (name, value) = l.split_once(':')?;
-                                    name.eq_ignore_ascii_case("content-length")
-                                        .then(|| value.trim().parse::<usize>().ok())
-                                        .flatten()
-                                })
-                                .unwrap_or(0);
-                            if read >= head_end + 4 + length {
-                                break;
-                            }
-                        }
-                    }
-                    let response = format!(
-                        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: fault\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{CONFLICT_BODY}",
-                        CONFLICT_BODY.len()
-                    );
-                    let _ = socket.write_all(response.as_bytes()).await;
-                });
-            }
-        });
+        let address = serve(|_| {
+            let mut response = FakeResponse::json(400, CONFLICT_BODY);
+            response.content_type = "application/x-amz-json-1.0";
+            response
+        })
+        .await;
         Self {
             remaining: Arc::new(AtomicUsize::new(count)),
             served: Arc::new(AtomicUsize::new(0)),

@@ -3,7 +3,9 @@
 
 pub mod dynamodb;
 pub mod events;
+pub mod fake_http;
 pub mod faults;
+pub mod vies;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,13 +26,19 @@ use shared::routes::{Group, Router};
 /// Sends `request` to the function that serves its route, as API Gateway would.
 pub async fn send(app: &App, request: ApiRequest) -> Reply {
     let request = request.build();
-    let group = [Group::Organisations, Group::Members, Group::Activity]
-        .into_iter()
-        .find(|g| Router::for_group(*g).resolve(&request).is_ok());
+    let group = [
+        Group::Organisations,
+        Group::Members,
+        Group::Activity,
+        Group::Validation,
+    ]
+    .into_iter()
+    .find(|g| Router::for_group(*g).resolve(&request).is_ok());
     let response = match group {
         Some(Group::Organisations) => organisations::handle(app, request).await,
         Some(Group::Members) => members::handle(app, request).await,
         Some(Group::Activity) => activity::handle(app, request).await,
+        Some(Group::Validation) => validation::handle(app, request).await,
         None => shared::http::respond(Err(shared::ApiError::NotFound("no route".into()))),
     };
     Reply::from_response(response)
@@ -66,12 +74,37 @@ impl Intercept for RoundTrips {
     }
 }
 
-/// A fresh table on DynamoDB Local and an [`App`] over it, as a function would build it.
+/// A fresh table on DynamoDB Local and an [`App`] over it, as a function would build it, with
+/// a mail outbox directory of its own.
 pub struct TestEnv {
     pub app: App,
     pub round_trips: RoundTrips,
     pub table: String,
     pub endpoint: String,
+    pub outbox: std::path::PathBuf,
+}
+
+/// A mail the app wrote to the outbox.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Mail {
+    /// The verification code in the mail's link.
+    pub fn code(&self) -> String {
+        let start = self
+            .body
+            .find("/verify-email/")
+            .expect("a verification link")
+            + "/verify-email/".len();
+        self.body[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
 }
 
 impl TestEnv {
@@ -91,14 +124,55 @@ impl TestEnv {
             .expect("create the test table on DynamoDB Local");
         let verifier = LocalJwtVerifier::hs256(TEST_JWT_SECRET.as_bytes(), None, None)
             .expect("the test secret is a valid key");
-        let app = App::new(Store::new(client, &table), Some(verifier));
+        let outbox = std::env::temp_dir().join(format!("orgs-outbox-{table}"));
+        let app = App::new(Store::new(client, &table), Some(verifier)).with_mailer(
+            shared::mail::Mailer::Outbox {
+                dir: outbox.clone(),
+            },
+        );
         round_trips.reset();
         Self {
             app,
             round_trips,
             table,
             endpoint,
+            outbox,
         }
+    }
+
+    /// Asks `vies` (a [`vies::FakeVies`]) with a short timeout.
+    pub fn with_vies(mut self, vies: &vies::FakeVies, timeout: std::time::Duration) -> Self {
+        let client = shared::vies::ViesClient::new(&vies.url, timeout).expect("a VIES client");
+        self.app = self.app.with_vies(client);
+        self
+    }
+
+    /// Mails in the outbox, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        let Ok(entries) = std::fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path).expect("a mail file");
+                let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                };
+                Mail {
+                    to: header("To:"),
+                    subject: header("Subject:"),
+                    body: body.to_owned(),
+                }
+            })
+            .collect()
     }
 
     pub fn store(&self) -> &Store {

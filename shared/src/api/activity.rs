@@ -2,11 +2,10 @@
 
 use lambda_http::{Body, Request, Response};
 
-use crate::access::{self, authorise, Permission, Reads};
+use crate::access::{self, Permission, Reads};
 use crate::app::App;
-use crate::domain::Slug;
 use crate::error::ApiError;
-use crate::http::{field, ok_json};
+use crate::http::ok_json;
 use crate::paging::{Direction, Page, PageRequest};
 use crate::routes::PathParams;
 
@@ -28,25 +27,18 @@ pub async fn list(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let slug = field(Slug::parse(params.get("organisationSlug")?))?;
     let page =
         PageRequest::from_query(request, 50, &["createdAt"], ("createdAt", Direction::Desc))?;
-    let caller = access::caller(app, request)?;
-    let access = authorise(
-        &app.store,
-        caller,
-        &slug,
-        Permission::Read,
-        Reads::default(),
-    )
-    .await?;
+    let access =
+        access::authorise_request(app, request, params, Permission::Read, Reads::default()).await?;
+    let slug = &access.organisation.slug;
     // Every change took the next revision and stored its event under it: the revision is the
     // number of events, and events are in createdAt order.
     let total = access.organisation.revision;
     let (first, last) = page_range(total, &page);
     let events = app
         .store
-        .activity_range(&slug, first, last, page.direction == Direction::Asc)
+        .activity_range(slug, first, last, page.direction == Direction::Asc)
         .await?;
     ok_json(&Page::new(events, &page, total))
 }

@@ -9,32 +9,20 @@ use crate::access::{self, authorise, Permission, Reads};
 use crate::app::App;
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
 use crate::domain::member::{KubernetesRole, Member, MemberResponse, Role};
-use crate::domain::{bounded_text, Email, Slug};
+use crate::domain::{bounded_text, Email};
 use crate::error::{ApiError, FieldError};
-use crate::http::{field, json_object, no_content, ok_empty, ok_json};
+use crate::http::{json_object, no_content, ok_empty, ok_json};
 use crate::paging::{Direction, Page, PageRequest};
 use crate::routes::PathParams;
 use crate::storage::retry_on_conflict;
-
-fn slug_param(params: &PathParams) -> Result<Slug, ApiError> {
-    field(Slug::parse(params.get("organisationSlug")?))
-}
 
 pub async fn me(
     app: &App,
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let slug = slug_param(params)?;
-    let caller = access::caller(app, request)?;
-    let access = authorise(
-        &app.store,
-        caller,
-        &slug,
-        Permission::Read,
-        Reads::default(),
-    )
-    .await?;
+    let access =
+        access::authorise_request(app, request, params, Permission::Read, Reads::default()).await?;
     ok_json(&MemberResponse::from(&access.member))
 }
 
@@ -46,7 +34,7 @@ pub async fn list(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let slug = slug_param(params)?;
+    let slug = params.slug()?;
     let page = PageRequest::from_query(request, 50, SORTABLE, ("joinedAt", Direction::Asc))?;
     let caller = access::caller(app, request)?;
     // One Query serves both the authorisation (the caller is among the members) and the page.
@@ -164,7 +152,7 @@ pub async fn add(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let slug = slug_param(params)?;
+    let slug = params.slug()?;
     let caller = access::caller(app, request)?;
     let body = json_object(request, ADD_FIELDS, &["identity", "joinedAt", "subject"])?;
     let new = parse_new_member(&body).map_err(ApiError::invalid_fields)?;
@@ -221,7 +209,7 @@ pub async fn remove(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let slug = slug_param(params)?;
+    let slug = params.slug()?;
     let identity = Uuid::parse_str(params.get("memberIdentity")?).map_err(|_| {
         ApiError::invalid_fields(vec![FieldError::new("memberIdentity", "must be a UUID")])
     })?;

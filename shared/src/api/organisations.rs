@@ -6,6 +6,7 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, authorise, Permission, Reads};
+use crate::api::validation::EmailChallenge;
 use crate::app::App;
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
 use crate::domain::member::{KubernetesRole, Member, Role};
@@ -13,12 +14,14 @@ use crate::domain::organisation::{
     NewOrganisation, Organisation, OrganisationPatch, OrganisationResponse, OrganisationType,
     CREATE_FIELDS, PATCH_FIELDS, READ_ONLY_FIELDS,
 };
+use crate::domain::verification::{EmailKind, Verification, ViesAnswer};
 use crate::domain::Slug;
 use crate::error::{ApiError, FieldError};
-use crate::http::{field, json_object, no_content, ok_json};
+use crate::http::{json_object, no_content, ok_json};
 use crate::routes::PathParams;
 use crate::storage::organisations::{CreateRefused, DeletionRecord};
 use crate::storage::{retry, retry_on_conflict};
+use tokio::sync::OnceCell;
 
 /// How an organisation comes to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,12 +53,17 @@ pub async fn create(
         subject: Some(caller.subject.clone()),
         joined_at: now,
     };
+    // Asked once, before the write: a retried transaction reuses the answer.
+    let vies_answer = match (&new.vat_number, &app.vies) {
+        (Some(vat), Some(vies)) => Some(vies.check(vat).await),
+        _ => None,
+    };
     let identity = Uuid::new_v4();
     let mut slug_attempt = 0;
     let mut conflicts = 0;
     loop {
         let slug = Slug::candidate(&new.name.as_slug_source(), slug_attempt);
-        let organisation = Organisation {
+        let mut organisation = Organisation {
             identity,
             slug: slug.clone(),
             name: new.name.clone(),
@@ -65,7 +73,7 @@ pub async fn create(
             company_name: new.company_name.clone(),
             company_address: new.company_address.clone(),
             phone_number: None,
-            vat_code: new.vat_number.clone(),
+            vat_code: None,
             vat_code_validated: false,
             vat_code_validated_at: None,
             accepted_terms: true,
@@ -76,26 +84,44 @@ pub async fn create(
             created_at: now,
             revision: 1,
             admin_count: 1,
+            verification: Verification::default(),
+            vat_next_check_at: None,
         };
+        organisation.set_vat_number(new.vat_number.as_ref(), now);
+        if let Some(answer) = &vies_answer {
+            organisation.record_vies_answer(answer, now);
+        }
         let actor = Actor::user(&caller);
-        let event = ActivityEvent::new(
-            ActivityType::OrganisationCreated,
-            actor.clone(),
-            format!(
-                "{} created organisation {} ({slug})",
-                actor.display_name(),
-                organisation.name.as_str()
-            ),
+        let mut message = format!(
+            "{} created organisation {} ({slug})",
+            actor.display_name(),
+            organisation.name.as_str()
+        );
+        if let Some(answer) = &vies_answer {
+            message.push_str(&format!("; {}", answer.describe()));
+        }
+        let event = ActivityEvent::new(ActivityType::OrganisationCreated, actor, message, now);
+        let challenge = EmailChallenge::new(
+            &organisation,
+            EmailKind::Contact,
+            &organisation.contact_email,
             now,
         );
         let registration = (how == Creation::Registration).then_some(&caller.subject);
         match app
             .store
-            .create_organisation(&organisation, &admin, &event, registration)
+            .create_organisation(
+                &organisation,
+                &admin,
+                &event,
+                registration,
+                vec![challenge.write(&app.store)?],
+            )
             .await
         {
             Ok(Ok(())) => {
                 tracing::info!(slug = %slug, identity = %identity, "organisation created");
+                challenge.send(app, &organisation).await;
                 return ok_json(&OrganisationResponse::from(&organisation));
             }
             Ok(Err(CreateRefused::AlreadyRegistered)) => {
@@ -112,7 +138,11 @@ pub async fn create(
             }
             Ok(Err(CreateRefused::SlugTaken)) => {
                 return Err(ApiError::Internal(
-                    format!("no free slug for '{}' after {SLUG_ATTEMPTS} attempts", new.name.as_str()).into(),
+                    format!(
+                        "no free slug for '{}' after {SLUG_ATTEMPTS} attempts",
+                        new.name.as_str()
+                    )
+                    .into(),
                 ))
             }
             Err(e) => return Err(e.into()),
@@ -120,25 +150,13 @@ pub async fn create(
     }
 }
 
-fn slug_param(params: &PathParams) -> Result<Slug, ApiError> {
-    field(Slug::parse(params.get("organisationSlug")?))
-}
-
 pub async fn get(
     app: &App,
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let slug = slug_param(params)?;
-    let caller = access::caller(app, request)?;
-    let access = authorise(
-        &app.store,
-        caller,
-        &slug,
-        Permission::Read,
-        Reads::default(),
-    )
-    .await?;
+    let access =
+        access::authorise_request(app, request, params, Permission::Read, Reads::default()).await?;
     ok_json(&OrganisationResponse::from(&access.organisation))
 }
 
@@ -147,11 +165,13 @@ pub async fn update(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let slug = slug_param(params)?;
+    let slug = params.slug()?;
     let caller = access::caller(app, request)?;
     let body = json_object(request, PATCH_FIELDS, READ_ONLY_FIELDS)?;
     let patch = OrganisationPatch::parse(&body).map_err(ApiError::invalid_fields)?;
-    let updated = retry_on_conflict(|| async {
+    // VIES is asked at most once per request, even when the write is retried.
+    let vies_answer: OnceCell<Option<ViesAnswer>> = OnceCell::new();
+    let (updated, challenges) = retry_on_conflict(|| async {
         let access = authorise(
             &app.store,
             caller.clone(),
@@ -160,30 +180,75 @@ pub async fn update(
             Reads::default(),
         )
         .await?;
+        let read_revision = access.organisation.revision;
         let mut organisation = access.organisation;
-        let changed = patch.apply(&mut organisation);
+        let now = Utc::now();
+        let changed = patch.apply(&mut organisation, now);
         if changed.is_empty() {
-            return Ok(organisation);
+            return Ok((organisation, Vec::new()));
+        }
+        let mut message = format!(
+            "{} changed {}",
+            Actor::user(&access.caller).display_name(),
+            changed.join(", ")
+        );
+        if changed.contains(&"vatNumber") {
+            let answer = vies_answer
+                .get_or_init(|| async {
+                    let vat = patch.vat_number.clone().flatten()?;
+                    Some(app.vies.as_ref()?.check(&vat).await)
+                })
+                .await;
+            if let Some(answer) = answer {
+                organisation.record_vies_answer(answer, now);
+                message.push_str(&format!("; {}", answer.describe()));
+            }
+        }
+        let mut challenges = Vec::new();
+        if changed.contains(&"contactEmail") {
+            challenges.push(EmailChallenge::new(
+                &organisation,
+                EmailKind::Contact,
+                &organisation.contact_email,
+                now,
+            ));
+        }
+        if let (true, Some(billing)) = (
+            changed.contains(&"billingEmail"),
+            &organisation.billing_email,
+        ) {
+            challenges.push(EmailChallenge::new(
+                &organisation,
+                EmailKind::Billing,
+                billing,
+                now,
+            ));
         }
         organisation.revision += 1;
-        let actor = Actor::user(&access.caller);
         let event = ActivityEvent::new(
             ActivityType::OrganisationUpdated,
-            actor.clone(),
-            format!("{} changed {}", actor.display_name(), changed.join(", ")),
-            Utc::now(),
+            Actor::user(&access.caller),
+            message,
+            now,
         );
+        let mut writes = vec![app
+            .store
+            .put_activity(&slug, organisation.revision, &event)?];
+        for challenge in &challenges {
+            writes.push(challenge.write(&app.store)?);
+        }
         app.store
             .commit(
-                vec![app.store.put_profile(&organisation)?],
-                vec![app
-                    .store
-                    .put_activity(&slug, organisation.revision, &event)?],
+                vec![app.store.put_profile(&organisation, read_revision)?],
+                writes,
             )
             .await?;
-        Ok(organisation)
+        Ok((organisation, challenges))
     })
     .await?;
+    for challenge in &challenges {
+        challenge.send(app, &updated).await;
+    }
     ok_json(&OrganisationResponse::from(&updated))
 }
 

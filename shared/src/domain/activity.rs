@@ -15,6 +15,12 @@ pub enum ActivityType {
     MemberRemoved,
     /// An invited member used the API for the first time and the invitation was bound to them.
     MemberJoined,
+    /// The owner of an address opened its verification link.
+    EmailVerified,
+    /// VIES's verdict on the VAT number changed (scheduled re-validation).
+    VatStatusChanged,
+    /// An admin confirmed the legal entity name and/or address VIES holds.
+    VatLegalEntityConfirmed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::vat::VatNumber;
+use super::verification::{next_vat_check, VatStatus, Verification, ViesAnswer};
 use super::{bounded_text, Email, OrganisationNameRef, Slug};
 use crate::error::FieldError;
 
@@ -116,6 +118,79 @@ pub struct Organisation {
     /// revision condition, so "never remove the last admin" needs no scan.
     #[serde(default)]
     pub admin_count: u32,
+    #[serde(default)]
+    pub verification: Verification,
+    /// When the VAT number is due to be checked with VIES again; `None` without a VAT number.
+    /// Storage indexes it (sparse GSI) for the scheduled re-validation.
+    #[serde(default)]
+    pub vat_next_check_at: Option<DateTime<Utc>>,
+}
+
+impl Organisation {
+    /// Sets or clears the VAT number: a new number is unverified and due to be checked now.
+    pub fn set_vat_number(&mut self, vat: Option<&VatNumber>, now: DateTime<Utc>) {
+        self.vat_code = vat.map(VatNumber::as_string);
+        self.vat_code_validated = false;
+        self.vat_code_validated_at = None;
+        let v = &mut self.verification;
+        v.vat_status = vat.map(|_| VatStatus::Pending);
+        v.vat_status_updated_at = vat.map(|_| now);
+        v.vat_legal_entity_name = None;
+        v.vat_legal_entity_address = None;
+        v.vat_legal_entity_name_verified_at = None;
+        v.vat_legal_entity_address_verified_at = None;
+        v.vat_unavailable_attempts = 0;
+        self.vat_next_check_at = vat.map(|_| now);
+    }
+
+    /// Records VIES's answer for the current VAT number and schedules the next check. Only a
+    /// definite answer changes the verdict (`vatCodeValidated`); "could not check" keeps it.
+    /// Returns whether the status changed.
+    pub fn record_vies_answer(&mut self, answer: &ViesAnswer, now: DateTime<Utc>) -> bool {
+        if self.vat_code.is_none() {
+            return false;
+        }
+        let before = self.verification.vat_status;
+        let v = &mut self.verification;
+        let status = match answer {
+            ViesAnswer::Valid { name, address } => {
+                self.vat_code_validated = true;
+                self.vat_code_validated_at = Some(now);
+                // A confirmation of the name or address holds only for what was confirmed.
+                if v.vat_legal_entity_name != *name {
+                    v.vat_legal_entity_name_verified_at = None;
+                }
+                if v.vat_legal_entity_address != *address {
+                    v.vat_legal_entity_address_verified_at = None;
+                }
+                v.vat_legal_entity_name = name.clone();
+                v.vat_legal_entity_address = address.clone();
+                v.vat_unavailable_attempts = 0;
+                VatStatus::Verified
+            }
+            ViesAnswer::Invalid => {
+                self.vat_code_validated = false;
+                self.vat_code_validated_at = Some(now);
+                v.vat_legal_entity_name = None;
+                v.vat_legal_entity_address = None;
+                v.vat_legal_entity_name_verified_at = None;
+                v.vat_legal_entity_address_verified_at = None;
+                v.vat_unavailable_attempts = 0;
+                VatStatus::Unverified
+            }
+            ViesAnswer::Unavailable(_) => {
+                v.vat_unavailable_attempts += 1;
+                VatStatus::Unavailable
+            }
+        };
+        let changed = before != Some(status);
+        if changed {
+            v.vat_status = Some(status);
+            v.vat_status_updated_at = Some(now);
+        }
+        self.vat_next_check_at = Some(next_vat_check(status, v.vat_unavailable_attempts, now));
+        changed
+    }
 }
 
 /// A validated `POST /organisations` (or `/registration`) body.
@@ -126,7 +201,7 @@ pub struct NewOrganisation {
     pub contact_email: Email,
     pub company_name: Option<String>,
     pub company_address: Option<String>,
-    pub vat_number: Option<String>,
+    pub vat_number: Option<VatNumber>,
     pub accepted_agreements: Vec<String>,
 }
 
@@ -231,7 +306,8 @@ impl NewOrganisation {
         };
         let company_name = optional_text(body, "companyName", &mut errors);
         let company_address = optional_text(body, "companyAddress", &mut errors);
-        let vat_number = optional_text(body, "vatNumber", &mut errors);
+        let vat_number = optional_text(body, "vatNumber", &mut errors)
+            .and_then(|v| collect(parse_vat("vatNumber", &v), &mut errors));
         let accepted_agreements = parse_agreements(body.get("acceptedAgreements"), &mut errors);
 
         match (name, organisation_type, contact_email, accepted_agreements) {
@@ -251,6 +327,10 @@ impl NewOrganisation {
             _ => Err(errors),
         }
     }
+}
+
+fn parse_vat(field: &str, value: &str) -> Result<VatNumber, FieldError> {
+    VatNumber::parse(value).map_err(|e| FieldError::new(field, e.to_string()))
 }
 
 fn parse_agreements(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<Vec<String>> {
@@ -307,7 +387,7 @@ pub struct OrganisationPatch {
     /// `Some(None)` clears the billing e-mail.
     pub billing_email: Option<Option<Email>>,
     /// `Some(None)` clears the VAT number.
-    pub vat_number: Option<Option<String>>,
+    pub vat_number: Option<Option<VatNumber>>,
 }
 
 impl OrganisationPatch {
@@ -323,7 +403,14 @@ impl OrganisationPatch {
                 }
                 ("vatNumber", Value::Null) => patch.vat_number = Some(None),
                 ("vatNumber", Value::String(s)) => {
-                    patch.vat_number = collect(bounded_text(field, s, MAX_TEXT_LEN), &mut errors)
+                    patch.vat_number =
+                        match collect(bounded_text(field, s, MAX_TEXT_LEN), &mut errors) {
+                            Some(Some(text)) => {
+                                collect(parse_vat(field, &text), &mut errors).map(Some)
+                            }
+                            Some(None) => Some(None),
+                            None => None,
+                        }
                 }
                 (_, Value::Null) => errors.push(FieldError::new(field, "must not be null")),
                 ("contactEmail", v) => {
@@ -346,8 +433,9 @@ impl OrganisationPatch {
         }
     }
 
-    /// Applies the patch; returns the names of the fields whose value changed.
-    pub fn apply(&self, organisation: &mut Organisation) -> Vec<&'static str> {
+    /// Applies the patch; returns the names of the fields whose value changed. A changed
+    /// e-mail address is unverified again; a changed VAT number is due for checking.
+    pub fn apply(&self, organisation: &mut Organisation, now: DateTime<Utc>) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if let Some(name) = &self.name {
             if organisation.name != *name {
@@ -364,21 +452,20 @@ impl OrganisationPatch {
         if let Some(email) = &self.contact_email {
             if organisation.contact_email != *email {
                 organisation.contact_email = email.clone();
+                organisation.verification.contact_email_verified_at = None;
                 changed.push("contactEmail");
             }
         }
         if let Some(email) = &self.billing_email {
             if organisation.billing_email != *email {
                 organisation.billing_email = email.clone();
+                organisation.verification.billing_email_verified_at = None;
                 changed.push("billingEmail");
             }
         }
         if let Some(vat) = &self.vat_number {
-            if organisation.vat_code != *vat {
-                organisation.vat_code = vat.clone();
-                // A new number has not been validated, whatever the old one was.
-                organisation.vat_code_validated = false;
-                organisation.vat_code_validated_at = None;
+            if organisation.vat_code != vat.as_ref().map(VatNumber::as_string) {
+                organisation.set_vat_number(vat.as_ref(), now);
                 changed.push("vatNumber");
             }
         }
@@ -493,11 +580,14 @@ mod tests {
     #[test]
     fn patch_distinguishes_absent_null_and_value() {
         let patch = OrganisationPatch::parse(&object(json!({
-            "billingEmail": null, "vatNumber": "NL123"
+            "billingEmail": null, "vatNumber": "nl 0044.95445.b01"
         })))
         .unwrap();
         assert_eq!(patch.billing_email, Some(None));
-        assert_eq!(patch.vat_number, Some(Some("NL123".to_owned())));
+        assert_eq!(
+            patch.vat_number,
+            Some(Some(VatNumber::parse("NL004495445B01").unwrap()))
+        );
         assert!(patch.name.is_none());
         let errors = OrganisationPatch::parse(&object(json!({
             "contactEmail": null, "organisationName": 5

@@ -15,6 +15,11 @@
 //! | organisation by identity  | `ORGID#<uuid>`        | `ORGID`                  | create, DELETE            |
 //! | user's registration       | `USER#<sub>`          | `REGISTRATION`           | registration              |
 //! | deleted organisation      | `DELETED#<uuid>`      | `DELETED`                | DELETE (TTL: 400 days)    |
+//! | e-mail verification code  | `EMAILCODE#<sha256>`  | `EMAILCODE`              | create, PATCH (TTL: 24 h) |
+//!
+//! The profile also carries `gsi1pk` = `VATDUE#<shard>` and `gsi1sk` = the time its VAT number is
+//! next due for a VIES check (RFC 3339, UTC, seconds), while it has a VAT number: the sparse
+//! index the scheduled re-validation queries, shard by shard, for `gsi1sk <= now`.
 //!
 //! Access patterns:
 //! - Authorise and read an organisation: BatchGet `PROFILE` + `MEMBERSUB#<sub>` (+ the caller's
@@ -27,6 +32,8 @@
 //! - Member e-mail uniqueness: `MEMBEREMAIL#` put with `attribute_not_exists(pk)`.
 //! - DELETE by identity: GetItem `ORGID#<uuid>` gives the slug.
 //! - Activity page: Query `ACTIVITY#` between two sequence numbers (see `activity`).
+//! - Verify an e-mail code: GetItem `EMAILCODE#<sha256(code)>` (the code itself is never stored).
+//! - VAT numbers due: Query `gsi1` per shard, `gsi1pk = VATDUE#<n> AND gsi1sk <= now`.
 
 use uuid::Uuid;
 
@@ -76,3 +83,29 @@ pub fn deleted_org_pk(identity: Uuid) -> String {
     format!("DELETED#{identity}")
 }
 pub const DELETED_SK: &str = "DELETED";
+
+pub fn email_code_pk(code_hash: &str) -> String {
+    format!("EMAILCODE#{code_hash}")
+}
+pub const EMAIL_CODE_SK: &str = "EMAILCODE";
+
+/// Shards of the VAT schedule: spreads the index's partitions so that a day's due numbers are
+/// not one hot key.
+pub const VAT_CHECK_SHARDS: u32 = 8;
+
+pub fn vat_check_queue(shard: u32) -> String {
+    format!("VATDUE#{shard}")
+}
+
+/// The shard of an organisation: a stable hash (FNV-1a) of its slug.
+pub fn vat_check_shard(slug: &Slug) -> u32 {
+    let hash = slug.as_str().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % VAT_CHECK_SHARDS
+}
+
+/// Sort key of the VAT schedule: sortable as text.
+pub fn vat_check_due(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}

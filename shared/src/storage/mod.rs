@@ -44,7 +44,7 @@ impl StoreError {
     }
 }
 
-fn sdk<E, R>(error: SdkError<E, R>) -> StoreError
+pub(crate) fn sdk<E, R>(error: SdkError<E, R>) -> StoreError
 where
     aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
 {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::keys::{self, org_pk};
-use super::{from_item, key, n, s, to_item, Condition, Item, Store, StoreError};
+use super::{from_item, key, n, s, schema, to_item, Condition, Item, Store, StoreError};
 use crate::auth::Caller;
 use crate::domain::activity::ActivityEvent;
 use crate::domain::ledger::ResourceLedger;
@@ -41,6 +41,32 @@ pub struct DeletionRecord {
     pub deleted_by: String,
     pub deleted_at: DateTime<Utc>,
     pub expires_at: i64,
+}
+
+/// `EMAILCODE#` item: what a verification code verifies. Keyed by the code's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmailCode {
+    pub slug: Slug,
+    pub kind: crate::domain::verification::EmailKind,
+    pub email: crate::domain::Email,
+    pub created_at: DateTime<Utc>,
+    /// Epoch seconds; also the table's TTL attribute.
+    pub expires_at: i64,
+}
+
+/// The profile item: the organisation plus, while it has a VAT number, its entry in the VAT
+/// schedule index.
+pub fn profile_item(organisation: &Organisation) -> Result<Item, StoreError> {
+    let mut item = to_item(org_pk(&organisation.slug), keys::PROFILE_SK, organisation)?;
+    if let Some(due) = organisation.vat_next_check_at {
+        let queue = keys::vat_check_queue(keys::vat_check_shard(&organisation.slug));
+        item.insert(schema::GSI1.partition_key.to_owned(), s(queue));
+        item.insert(
+            schema::GSI1.sort_key.to_owned(),
+            s(keys::vat_check_due(due)),
+        );
+    }
+    Ok(item)
 }
 
 /// What an authorised request reads about an organisation in its first round trip.
@@ -149,14 +175,12 @@ impl Store {
         admin: &Member,
         event: &ActivityEvent,
         registration: Option<&Subject>,
+        extra: Vec<TransactWriteItem>,
     ) -> Result<Result<(), CreateRefused>, StoreError> {
         let pk = org_pk(&organisation.slug);
         let mut items = vec![
             // 0 and 1: the slug is free and not being swept after a delete.
-            self.put(
-                to_item(&pk, keys::PROFILE_SK, organisation)?,
-                Some(Condition::absent()),
-            ),
+            self.put(profile_item(organisation)?, Some(Condition::absent())),
             self.check(key(&pk, keys::PURGE_SK), Condition::absent()),
             self.put(
                 to_item(
@@ -171,6 +195,7 @@ impl Store {
             self.put_activity(&organisation.slug, organisation.revision, event)?,
         ];
         items.extend(self.put_member_items(&organisation.slug, admin)?);
+        items.extend(extra);
         let registration_index = items.len();
         if let Some(subject) = registration {
             items.push(self.put(
@@ -243,16 +268,52 @@ impl Store {
         ))
     }
 
-    /// Writes the whole profile as revision `organisation.revision`, on condition that the
-    /// stored one is the revision before it.
+    /// Writes the whole profile on condition that the stored one is still at `read_revision`
+    /// (the revision the decision was made on).
     pub fn put_profile(
         &self,
         organisation: &Organisation,
+        read_revision: u64,
     ) -> Result<TransactWriteItem, StoreError> {
         Ok(self.put(
-            to_item(org_pk(&organisation.slug), keys::PROFILE_SK, organisation)?,
-            Some(revision_is(organisation.revision.saturating_sub(1))),
+            profile_item(organisation)?,
+            Some(revision_is(read_revision)),
         ))
+    }
+
+    /// A new e-mail verification code, stored by its hash.
+    pub fn put_email_code(
+        &self,
+        code_hash: &str,
+        code: &EmailCode,
+    ) -> Result<TransactWriteItem, StoreError> {
+        Ok(self.put(
+            to_item(keys::email_code_pk(code_hash), keys::EMAIL_CODE_SK, code)?,
+            Some(Condition::absent()),
+        ))
+    }
+
+    pub async fn email_code(&self, code_hash: &str) -> Result<Option<EmailCode>, StoreError> {
+        self.get(key(keys::email_code_pk(code_hash), keys::EMAIL_CODE_SK))
+            .await?
+            .map(from_item)
+            .transpose()
+    }
+
+    /// Uses up a code: only one request can.
+    pub fn delete_email_code(&self, code_hash: &str) -> TransactWriteItem {
+        self.delete(
+            key(keys::email_code_pk(code_hash), keys::EMAIL_CODE_SK),
+            Some(Condition::present()),
+        )
+    }
+
+    /// Strongly consistent read of the profile alone (for flows without a caller).
+    pub async fn organisation(&self, slug: &Slug) -> Result<Option<Organisation>, StoreError> {
+        self.get(key(org_pk(slug), keys::PROFILE_SK))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     /// Deletes the profile (at the revision that was read: so the caller is still the admin

@@ -1,0 +1,24 @@
+//! Routing of the `validation` function: validation status, VAT legal entity, e-mail links.
+
+use std::sync::LazyLock;
+
+use lambda_http::{Body, Request, Response};
+use shared::api::validation;
+use shared::routes::{not_served_here, Endpoint, Group, Router};
+use shared::App;
+
+static ROUTER: LazyLock<Router> = LazyLock::new(|| Router::for_group(Group::Validation));
+
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    let result = match ROUTER.resolve(&request) {
+        Ok((Endpoint::GetValidationStatus, p)) => validation::status(app, &request, &p).await,
+        Ok((Endpoint::GetVatLegalEntity, p)) => validation::legal_entity(app, &request, &p).await,
+        Ok((Endpoint::ConfirmVatLegalEntity, p)) => {
+            validation::confirm_legal_entity(app, &request, &p).await
+        }
+        Ok((Endpoint::VerifyEmail, p)) => validation::verify_email(app, &p).await,
+        Ok((other, _)) => Err(not_served_here(other)),
+        Err(e) => Err(e),
+    };
+    shared::http::respond(result)
+}

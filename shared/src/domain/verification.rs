@@ -1,0 +1,194 @@
+//! Verification of an organisation's details: e-mail codes, and the EU VAT number's status as
+//! VIES reports it, with the schedule of its re-validation.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::FieldError;
+
+/// What an organisation has proven, as `validation-status` reports it. Stored as the profile's
+/// `verification` map.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Verification {
+    pub contact_email_verified_at: Option<DateTime<Utc>>,
+    pub billing_email_verified_at: Option<DateTime<Utc>>,
+    /// `None` while the organisation has no VAT number.
+    pub vat_status: Option<VatStatus>,
+    pub vat_status_updated_at: Option<DateTime<Utc>>,
+    /// Name and address VIES holds for the VAT number (last valid answer).
+    pub vat_legal_entity_name: Option<String>,
+    pub vat_legal_entity_address: Option<String>,
+    pub vat_legal_entity_name_verified_at: Option<DateTime<Utc>>,
+    pub vat_legal_entity_address_verified_at: Option<DateTime<Utc>>,
+    /// Consecutive "could not check" answers: the retry backoff grows with it.
+    pub vat_unavailable_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VatStatus {
+    /// Not asked yet.
+    Pending,
+    /// VIES said valid.
+    Verified,
+    /// VIES said invalid.
+    Unverified,
+    /// VIES could not answer the last time it was asked; the verdict before stands.
+    Unavailable,
+}
+
+impl VatStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Verified => "VERIFIED",
+            Self::Unverified => "UNVERIFIED",
+            Self::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
+/// VIES's answer about one VAT number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ViesAnswer {
+    Valid {
+        name: Option<String>,
+        address: Option<String>,
+    },
+    Invalid,
+    /// Could not check (member state unavailable, timeout, too many requests, 5xx, …).
+    Unavailable(String),
+}
+
+impl ViesAnswer {
+    /// A phrase for activity messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Self::Valid { .. } => "VIES confirmed the VAT number",
+            Self::Invalid => "VIES says the VAT number is not valid",
+            Self::Unavailable(_) => "VIES could not be asked; it will be asked again",
+        }
+    }
+}
+
+/// When a VAT number is checked again.
+pub fn next_vat_check(
+    status: VatStatus,
+    unavailable_attempts: u32,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    match status {
+        // Registrations change rarely: a definite answer holds for 30 days.
+        VatStatus::Verified | VatStatus::Unverified => now + Duration::days(30),
+        // Not asked yet: as soon as possible.
+        VatStatus::Pending => now,
+        // 1 h, 2 h, 4 h, … up to a day.
+        VatStatus::Unavailable => {
+            let hours = 1i64 << unavailable_attempts.saturating_sub(1).min(5);
+            now + Duration::hours(hours.min(24))
+        }
+    }
+}
+
+/// Which of the organisation's addresses a code verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EmailKind {
+    Contact,
+    Billing,
+}
+
+impl EmailKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Contact => "contact",
+            Self::Billing => "billing",
+        }
+    }
+}
+
+/// How long an e-mail verification code is valid.
+pub const CODE_VALIDITY: Duration = Duration::hours(24);
+
+/// A fresh e-mail verification code: 256 bits from the operating system's CSPRNG, URL-safe
+/// base64 (43 characters). Only its [`code_hash`] is stored.
+pub fn new_code() -> String {
+    let bytes: [u8; 32] = rand::random();
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Checks the shape of a code from a URL before it is looked up.
+pub fn parse_code(value: &str) -> Result<&str, FieldError> {
+    let valid = value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(value)
+    } else {
+        Err(FieldError::new("code", "is not a verification code"))
+    }
+}
+
+/// SHA-256 of the code, hex: the key under which a code is stored. A leaked table does not
+/// leak usable codes.
+pub fn code_hash(code: &str) -> String {
+    Sha256::digest(code.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Case- and white-space-insensitive form for comparing legal entity names and addresses.
+pub fn normalise_entity_text(value: &str) -> String {
+    value
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_long_random_and_url_safe() {
+        let a = new_code();
+        let b = new_code();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(parse_code(&a).is_ok());
+        assert_eq!(code_hash(&a).len(), 64);
+        assert_ne!(code_hash(&a), a);
+        for bad in ["", "short", &"x".repeat(44), &format!("{}!", &a[..42])] {
+            assert!(parse_code(bad).is_err());
+        }
+    }
+
+    #[test]
+    fn unavailable_backs_off_from_an_hour_to_a_day() {
+        let now = Utc::now();
+        let wait = |n| next_vat_check(VatStatus::Unavailable, n, now) - now;
+        assert_eq!(wait(1), Duration::hours(1));
+        assert_eq!(wait(2), Duration::hours(2));
+        assert_eq!(wait(4), Duration::hours(8));
+        assert_eq!(wait(10), Duration::hours(24));
+        assert_eq!(
+            next_vat_check(VatStatus::Verified, 0, now) - now,
+            Duration::days(30)
+        );
+    }
+
+    #[test]
+    fn entity_text_ignores_case_and_spacing() {
+        assert_eq!(
+            normalise_entity_text("  ACME  B.V.\nKeizersgracht 1 "),
+            normalise_entity_text("acme b.v. keizersgracht 1")
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The scheduled re-validation of VAT numbers (`vat-revalidation` function, EventBridge
+//! schedule). Reads only the organisations that are due, from the sparse `gsi1` index shard by
+//! shard (never a table scan), asks VIES with bounded concurrency per member state, writes each
+//! outcome under the revision condition, and stops taking work before its deadline: what is
+//! left stays due and the next run takes it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::app::App;
+use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
+use crate::domain::organisation::Organisation;
+use crate::domain::vat::VatNumber;
+use crate::domain::verification::ViesAnswer;
+use crate::storage::{from_item, keys, schema, Item, StoreError};
+
+/// VIES limits concurrent requests per member state (`MS_MAX_CONCURRENT_REQ`).
+pub const MAX_CONCURRENT_PER_STATE: usize = 2;
+/// Concurrent VIES requests in all.
+pub const MAX_CONCURRENT: usize = 10;
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct RevalidationReport {
+    /// Index items read: the organisations that were due.
+    pub due: usize,
+    /// Asked VIES and recorded the answer.
+    pub checked: usize,
+    /// Of those, how many changed status (each with a SYSTEM activity event).
+    pub status_changed: usize,
+    /// Of those, how many VIES could not check.
+    pub unavailable: usize,
+    /// Not started before the deadline: still due, for the next run.
+    pub left_for_next_run: usize,
+}
+
+/// One run at `now` (answers are recorded as of `now`); no VIES request is started after
+/// `stop_at`.
+pub async fn run(
+    app: &App,
+    now: DateTime<Utc>,
+    stop_at: Instant,
+) -> Result<RevalidationReport, StoreError> {
+    let mut due = due_organisations(app, now).await?;
+    due.sort_by_key(|o| o.vat_next_check_at);
+    let mut report = RevalidationReport {
+        due: due.len(),
+        ..RevalidationReport::default()
+    };
+    let Some(vies) = app.vies.clone() else {
+        tracing::error!("VIES is not configured; nothing re-validated");
+        report.left_for_next_run = due.len();
+        return Ok(report);
+    };
+    let all = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    let mut per_state: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut tasks = JoinSet::new();
+    for organisation in due {
+        let Some(vat) = organisation
+            .vat_code
+            .as_deref()
+            .and_then(|v| VatNumber::parse(v).ok())
+        else {
+            tracing::warn!(slug = %organisation.slug, "due without a valid VAT number; skipped");
+            continue;
+        };
+        let state = per_state
+            .entry(vat.country_code().to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONCURRENT_PER_STATE)))
+            .clone();
+        let (all, vies, app) = (all.clone(), vies.clone(), app.clone());
+        tasks.spawn(async move {
+            let _slot = all.acquire_owned().await.ok()?;
+            let _state = state.acquire_owned().await.ok()?;
+            if Instant::now() >= stop_at {
+                return None;
+            }
+            let answer = vies.check(&vat).await;
+            Some(
+                record(&app, organisation, &vat, &answer, now)
+                    .await
+                    .map(|changed| (changed, answer)),
+            )
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Some(Ok((changed, answer)))) => {
+                report.checked += 1;
+                report.status_changed += usize::from(changed);
+                report.unavailable += usize::from(matches!(answer, ViesAnswer::Unavailable(_)));
+            }
+            Ok(Some(Err(error))) => {
+                tracing::error!(%error, "recording a VIES answer failed; it stays due")
+            }
+            Ok(None) => report.left_for_next_run += 1,
+            Err(error) => tracing::error!(%error, "a re-validation task failed"),
+        }
+    }
+    tracing::info!(?report, "VAT re-validation run finished");
+    Ok(report)
+}
+
+/// Every organisation whose VAT check is due at `now`: one Query per shard of the sparse index.
+async fn due_organisations(app: &App, now: DateTime<Utc>) -> Result<Vec<Organisation>, StoreError> {
+    let store = &app.store;
+    let mut due = Vec::new();
+    for shard in 0..keys::VAT_CHECK_SHARDS {
+        let mut start: Option<Item> = None;
+        loop {
+            let page = store
+                .client()
+                .query()
+                .table_name(store.table())
+                .index_name(schema::GSI1.name)
+                .key_condition_expression("#queue = :queue AND #due <= :now")
+                .expression_attribute_names("#queue", schema::GSI1.partition_key)
+                .expression_attribute_names("#due", schema::GSI1.sort_key)
+                .expression_attribute_values(
+                    ":queue",
+                    AttributeValue::S(keys::vat_check_queue(shard)),
+                )
+                .expression_attribute_values(":now", AttributeValue::S(keys::vat_check_due(now)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(crate::storage::sdk)?;
+            for item in page.items.unwrap_or_default() {
+                due.push(from_item(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok(due)
+}
+
+/// Writes VIES's answer. The index copy may be stale (GSIs are eventually consistent): on a
+/// conflict the profile is read again and the answer applied to it, unless its VAT number has
+/// changed meanwhile (then that change has scheduled its own check). Returns whether the status
+/// changed.
+async fn record(
+    app: &App,
+    mut organisation: Organisation,
+    vat: &VatNumber,
+    answer: &ViesAnswer,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let store = &app.store;
+    for attempt in 1..=crate::storage::retry::MAX_ATTEMPTS {
+        let read_revision = organisation.revision;
+        let before = organisation.verification.vat_status;
+        let changed = organisation.record_vies_answer(answer, now);
+        let mut writes = Vec::new();
+        if changed {
+            organisation.revision += 1;
+            let after = organisation
+                .verification
+                .vat_status
+                .map_or("none", |s| s.as_str());
+            let event = ActivityEvent::new(
+                ActivityType::VatStatusChanged,
+                Actor::system(),
+                format!(
+                    "VAT number {vat} is now {after} (was {}): {}",
+                    before.map_or("none", |s| s.as_str()),
+                    answer.describe()
+                ),
+                now,
+            );
+            writes.push(store.put_activity(&organisation.slug, organisation.revision, &event)?);
+        }
+        match store
+            .commit(
+                vec![store.put_profile(&organisation, read_revision)?],
+                writes,
+            )
+            .await
+        {
+            Ok(()) => return Ok(changed),
+            Err(StoreError::Conflict) => {
+                crate::storage::retry::backoff(attempt).await;
+                match store.organisation(&organisation.slug).await? {
+                    Some(fresh) if fresh.vat_code.as_deref() == Some(vat.as_string().as_str()) => {
+                        organisation = fresh
+                    }
+                    // Deleted, or given another number: nothing to record.
+                    _ => return Ok(false),
+                }
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Err(StoreError::Conflict)
+}

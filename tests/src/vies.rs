@@ -1,0 +1,131 @@
+//! A fake VIES REST service (`POST /check-vat-number`) whose answer per VAT number the test
+//! chooses: valid (with registry name and address), invalid, each fault code inside an HTTP 200
+//! body, faults as error statuses, slow answers, and plain 5xx.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::fake_http::{serve, FakeResponse};
+
+#[derive(Debug, Clone)]
+pub enum Vies {
+    Valid {
+        name: &'static str,
+        address: &'static str,
+    },
+    Invalid,
+    /// HTTP 200, `valid: false`, `userError` = the code (MS_UNAVAILABLE, TIMEOUT, …).
+    Fault200(&'static str),
+    /// An error status with `errorWrappers: [{"error": code}]`.
+    FaultStatus(u16, &'static str),
+    /// An error status with a body that is not VIES's.
+    Status(u16),
+    /// Answers valid, but only after this long.
+    Slow(Duration),
+}
+
+/// The registry entry every number not configured otherwise has.
+pub const DEFAULT_NAME: &str = "ACME CLOUD B.V.";
+pub const DEFAULT_ADDRESS: &str = "KEIZERSGRACHT 1\n1015 CJ AMSTERDAM";
+
+#[derive(Debug, Clone)]
+pub struct FakeVies {
+    pub url: String,
+    answers: Arc<Mutex<HashMap<String, Vies>>>,
+    requests: Arc<Mutex<Vec<Value>>>,
+}
+
+impl FakeVies {
+    pub async fn start() -> Self {
+        let answers: Arc<Mutex<HashMap<String, Vies>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let (a, r) = (answers.clone(), requests.clone());
+        let url = serve(move |request| {
+            let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
+            r.lock().expect("requests").push(body.clone());
+            if request.method != "POST" || request.path != "/check-vat-number" {
+                return FakeResponse::json(404, "{}");
+            }
+            let number = format!(
+                "{}{}",
+                body["countryCode"].as_str().unwrap_or_default(),
+                body["vatNumber"].as_str().unwrap_or_default()
+            );
+            let answer = a
+                .lock()
+                .expect("answers")
+                .get(&number)
+                .cloned()
+                .unwrap_or(Vies::Valid {
+                    name: DEFAULT_NAME,
+                    address: DEFAULT_ADDRESS,
+                });
+            respond(&body, answer)
+        })
+        .await;
+        Self {
+            url,
+            answers,
+            requests,
+        }
+    }
+
+    /// How VIES answers for `vat` (canonical, with country prefix) from now on.
+    pub fn answer(&self, vat: &str, answer: Vies) {
+        self.answers
+            .lock()
+            .expect("answers")
+            .insert(vat.to_owned(), answer);
+    }
+
+    /// The request bodies received so far.
+    pub fn requests(&self) -> Vec<Value> {
+        self.requests.lock().expect("requests").clone()
+    }
+}
+
+fn respond(request: &Value, answer: Vies) -> FakeResponse {
+    let base = |valid: bool, user_error: &str| {
+        json!({
+            "countryCode": request["countryCode"],
+            "vatNumber": request["vatNumber"],
+            "requestDate": "2026-11-28T12:00:00.000Z",
+            "valid": valid,
+            "requestIdentifier": "",
+            "name": "---",
+            "address": "---",
+            "traderName": "---",
+            "userError": user_error
+        })
+    };
+    match answer {
+        Vies::Valid { name, address } => {
+            let mut body = base(true, "VALID");
+            body["name"] = json!(name);
+            body["address"] = json!(address);
+            FakeResponse::json(200, body.to_string())
+        }
+        Vies::Invalid => FakeResponse::json(200, base(false, "INVALID").to_string()),
+        Vies::Fault200(code) => FakeResponse::json(200, base(false, code).to_string()),
+        Vies::FaultStatus(status, code) => FakeResponse::json(
+            status,
+            json!({"actionSucceed": false, "errorWrappers": [{"error": code, "message": code}]})
+                .to_string(),
+        ),
+        Vies::Status(status) => {
+            let mut response = FakeResponse::json(status, "<html>Service Unavailable</html>");
+            response.content_type = "text/html";
+            response
+        }
+        Vies::Slow(delay) => {
+            let mut body = base(true, "VALID");
+            body["name"] = json!(DEFAULT_NAME);
+            let mut response = FakeResponse::json(200, body.to_string());
+            response.delay = delay;
+            response
+        }
+    }
+}
