@@ -16,6 +16,12 @@ export TABLE_NAME=${TABLE_NAME:-organisations-local}
 # Development default; documented in the README. Never set LOCAL_JWT_SECRET in AWS.
 export LOCAL_JWT_SECRET=${LOCAL_JWT_SECRET:-local-development-secret-change-me}
 export RUST_LOG=${RUST_LOG:-info}
+# Verification mails land here, one file each (README: "E-mail verification locally").
+export MAIL_OUTBOX_DIR=${MAIL_OUTBOX_DIR:-$root/.local/outbox}
+export PUBLIC_API_URL=${PUBLIC_API_URL:-http://127.0.0.1:$PORT}
+# The Commission's VIES; point VIES_BASE_URL at a stand-in when offline (a timeout is "UNAVAILABLE").
+export VIES_BASE_URL=${VIES_BASE_URL:-https://ec.europa.eu/taxation_customs/vies/rest-api}
+export VIES_TIMEOUT_MS=${VIES_TIMEOUT_MS:-3000}
 
 if ! (exec 3<>"/dev/tcp/127.0.0.1/$DYNAMODB_PORT") 2>/dev/null; then
   scripts/dynamodb-local.sh start "$DYNAMODB_PORT"
@@ -32,4 +38,8 @@ cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
   --env-var AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
   --env-var AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
   --env-var LOCAL_JWT_SECRET="$LOCAL_JWT_SECRET" \
-  --env-var RUST_LOG="$RUST_LOG"
+  --env-var RUST_LOG="$RUST_LOG" \
+  --env-var MAIL_OUTBOX_DIR="$MAIL_OUTBOX_DIR" \
+  --env-var PUBLIC_API_URL="$PUBLIC_API_URL" \
+  --env-var VIES_BASE_URL="$VIES_BASE_URL" \
+  --env-var VIES_TIMEOUT_MS="$VIES_TIMEOUT_MS"

@@ -353,6 +353,130 @@ async fn activity_section() {
     println!("\nItems read per page: 2 (BatchGet: profile, membership) + 50 (Query BETWEEN two keys 50 apart).");
 }
 
+/// Writes `total` organisations with a VAT number, `due` of them due now, the others in a week.
+async fn seed_vat_schedule(env: &TestEnv, total: usize, due: usize) {
+    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    let admin = TestUser::new("seed");
+    let mut body = create_body("Seed Org");
+    body["vatNumber"] = json!("NL004495445B01");
+    let created = api_tests::send(
+        &env.app,
+        ApiRequest::post("/api/v1/organisations")
+            .by(&admin)
+            .json(body),
+    )
+    .await;
+    let slug = created.body["slug"]["slugValue"]
+        .as_str()
+        .expect("slug")
+        .to_owned();
+    let template = env
+        .store()
+        .get(key(format!("ORG#{slug}"), "PROFILE"))
+        .await
+        .expect("read")
+        .expect("profile");
+    let now = chrono::Utc::now();
+    let items: Vec<WriteRequest> = (0..total)
+        .map(|i| {
+            let slug = shared::domain::Slug::parse(&format!("seeded-{i}")).expect("slug");
+            let at = if i < due {
+                now - chrono::Duration::hours(1)
+            } else {
+                now + chrono::Duration::days(7)
+            };
+            let mut item = template.clone();
+            item.insert("pk".into(), AttributeValue::S(format!("ORG#{slug}")));
+            item.insert("slug".into(), AttributeValue::S(slug.to_string()));
+            let shard = shared::storage::keys::vat_check_shard(&slug);
+            item.insert(
+                "gsi1pk".into(),
+                AttributeValue::S(shared::storage::keys::vat_check_queue(shard)),
+            );
+            item.insert(
+                "gsi1sk".into(),
+                AttributeValue::S(shared::storage::keys::vat_check_due(at)),
+            );
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("put"),
+                )
+                .build()
+        })
+        .collect();
+    for chunk in items.chunks(25) {
+        let mut requests = chunk.to_vec();
+        while !requests.is_empty() {
+            let out = env
+                .store()
+                .client()
+                .batch_write_item()
+                .request_items(&env.table, requests)
+                .send()
+                .await
+                .expect("seed");
+            requests = out
+                .unprocessed_items
+                .and_then(|mut u| u.remove(&env.table))
+                .unwrap_or_default();
+        }
+    }
+    // The organisation the seed was copied from is not part of the measurement.
+    make_not_due(env, &slug).await;
+}
+
+async fn make_not_due(env: &TestEnv, slug: &str) {
+    env.store()
+        .client()
+        .update_item()
+        .table_name(&env.table)
+        .set_key(Some(key(format!("ORG#{slug}"), "PROFILE")))
+        .update_expression("REMOVE gsi1pk, gsi1sk")
+        .send()
+        .await
+        .expect("unschedule");
+}
+
+async fn vat_revalidation_section() {
+    let vies = api_tests::vies::FakeVies::start().await;
+    println!("\n### VAT re-validation (`vat-revalidation` function), fake VIES on loopback\n");
+    println!(
+        "| organisations | due | index items read | VIES requests | wall time | vs 100 of 100 |"
+    );
+    println!(
+        "|---------------|-----|------------------|---------------|-----------|---------------|"
+    );
+    let mut reference = None;
+    for (total, due) in [(100usize, 100usize), (10_000, 100)] {
+        let env = TestEnv::new()
+            .await
+            .with_vies(&vies, std::time::Duration::from_secs(2));
+        seed_vat_schedule(&env, total, due).await;
+        let asked_before = vies.requests().len();
+        let started = Instant::now();
+        let report = shared::vat_revalidation::run(
+            &env.app,
+            chrono::Utc::now(),
+            Instant::now() + Duration::from_secs(600),
+        )
+        .await
+        .expect("run");
+        let elapsed = started.elapsed();
+        assert_eq!(report.checked, due);
+        let reference = *reference.get_or_insert(elapsed);
+        println!(
+            "| {total:>13} | {due:>3} | {:>16} | {:>13} | {:>9.1?} | {:>12.2}x |",
+            report.due,
+            vies.requests().len() - asked_before,
+            elapsed,
+            elapsed.as_secs_f64() / reference.as_secs_f64()
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -366,5 +490,8 @@ async fn main() {
     }
     if wanted("activity") {
         activity_section().await;
+    }
+    if wanted("vat_revalidation") {
+        vat_revalidation_section().await;
     }
 }
