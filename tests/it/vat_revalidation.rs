@@ -220,6 +220,50 @@ async fn a_transient_fault_never_unverifies_and_backs_off() {
 }
 
 #[tokio::test]
+async fn vies_is_asked_with_bounded_concurrency_per_member_state() {
+    let vies = FakeVies::start().await;
+    let env = TestEnv::new().await;
+    let admin = TestUser::new("crowd");
+    let numbers = [
+        "NL004495445B01",
+        "NL814326584B01",
+        "NL003376734B77",
+        "NL000099998B57",
+        "NL002455799B11",
+        "DE136695976",
+        "DE811363057",
+        "DE113866163",
+        "BE0403170701",
+        "BE0462423150",
+    ];
+    for (i, vat) in numbers.iter().enumerate() {
+        create(&env, &admin, &format!("Crowd {i}"), vat).await;
+        vies.answer(vat, Vies::Slow(Duration::from_millis(150)));
+    }
+    let env = env.with_vies(&vies, Duration::from_secs(2));
+    let report = vat_revalidation::run(&env.app, chrono::Utc::now(), far_future())
+        .await
+        .unwrap();
+    assert_eq!(report.checked, numbers.len());
+    for country in ["NL", "DE", "BE"] {
+        let peak = vies.peak_concurrency(country);
+        assert!(
+            (1..=vat_revalidation::MAX_CONCURRENT_PER_STATE).contains(&peak),
+            "{country}: {peak}"
+        );
+    }
+    assert_eq!(
+        vies.peak_concurrency("NL"),
+        vat_revalidation::MAX_CONCURRENT_PER_STATE,
+        "NL's five ran two at a time"
+    );
+    assert!(
+        vies.peak_total_concurrency() > vat_revalidation::MAX_CONCURRENT_PER_STATE,
+        "states run side by side"
+    );
+}
+
+#[tokio::test]
 async fn a_run_stops_at_its_deadline_and_leaves_the_rest_due() {
     let vies = FakeVies::start().await;
     let env = TestEnv::new().await;

@@ -38,6 +38,19 @@ pub async fn serve<F>(handler: F) -> String
 where
     F: Fn(FakeRequest) -> FakeResponse + Send + Sync + 'static,
 {
+    serve_async(move |request| {
+        let response = handler(request);
+        async move { response }
+    })
+    .await
+}
+
+/// [`serve`] with a handler that may wait (e.g. to observe concurrent requests).
+pub async fn serve_async<F, Fut>(handler: F) -> String
+where
+    F: Fn(FakeRequest) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = FakeResponse> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
@@ -50,7 +63,7 @@ where
                 let Some(request) = read_request(&mut socket).await else {
                     return;
                 };
-                let response = handler(request);
+                let response = handler(request).await;
                 tokio::time::sleep(response.delay).await;
                 let text = format!(
                     "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",

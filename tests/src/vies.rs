@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::fake_http::{serve, FakeResponse};
+use crate::fake_http::{serve_async, FakeResponse};
 
 #[derive(Debug, Clone)]
 pub enum Vies {
@@ -36,22 +36,48 @@ pub struct FakeVies {
     pub url: String,
     answers: Arc<Mutex<HashMap<String, Vies>>>,
     requests: Arc<Mutex<Vec<Value>>>,
+    concurrency: Arc<Mutex<Concurrency>>,
+}
+
+/// Requests in flight per country code, and the most seen at once.
+#[derive(Debug, Default)]
+struct Concurrency {
+    in_flight: HashMap<String, usize>,
+    peak: HashMap<String, usize>,
+    peak_total: usize,
+}
+
+impl Concurrency {
+    fn enter(&mut self, country: &str) {
+        let now = {
+            let n = self.in_flight.entry(country.to_owned()).or_default();
+            *n += 1;
+            *n
+        };
+        let peak = self.peak.entry(country.to_owned()).or_default();
+        *peak = (*peak).max(now);
+        self.peak_total = self.peak_total.max(self.in_flight.values().sum());
+    }
+
+    fn leave(&mut self, country: &str) {
+        if let Some(n) = self.in_flight.get_mut(country) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 impl FakeVies {
     pub async fn start() -> Self {
         let answers: Arc<Mutex<HashMap<String, Vies>>> = Arc::default();
         let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
-        let (a, r) = (answers.clone(), requests.clone());
-        let url = serve(move |request| {
+        let concurrency: Arc<Mutex<Concurrency>> = Arc::default();
+        let (a, r, c) = (answers.clone(), requests.clone(), concurrency.clone());
+        let url = serve_async(move |request| {
             let body: Value = serde_json::from_str(&request.body).unwrap_or(Value::Null);
             r.lock().expect("requests").push(body.clone());
-            if request.method != "POST" || request.path != "/check-vat-number" {
-                return FakeResponse::json(404, "{}");
-            }
+            let country = body["countryCode"].as_str().unwrap_or_default().to_owned();
             let number = format!(
-                "{}{}",
-                body["countryCode"].as_str().unwrap_or_default(),
+                "{country}{}",
                 body["vatNumber"].as_str().unwrap_or_default()
             );
             let answer = a
@@ -63,14 +89,37 @@ impl FakeVies {
                     name: DEFAULT_NAME,
                     address: DEFAULT_ADDRESS,
                 });
-            respond(&body, answer)
+            let c = c.clone();
+            async move {
+                if request.method != "POST" || request.path != "/check-vat-number" {
+                    return FakeResponse::json(404, "{}");
+                }
+                c.lock().expect("concurrency").enter(&country);
+                let mut response = respond(&body, answer);
+                // Slow answers are slow while they count as in flight.
+                tokio::time::sleep(std::mem::take(&mut response.delay)).await;
+                c.lock().expect("concurrency").leave(&country);
+                response
+            }
         })
         .await;
         Self {
             url,
             answers,
             requests,
+            concurrency,
         }
+    }
+
+    /// The most requests for one country code that were in flight at once.
+    pub fn peak_concurrency(&self, country: &str) -> usize {
+        let c = self.concurrency.lock().expect("concurrency");
+        c.peak.get(country).copied().unwrap_or(0)
+    }
+
+    /// The most requests in flight at once, all countries together.
+    pub fn peak_total_concurrency(&self) -> usize {
+        self.concurrency.lock().expect("concurrency").peak_total
     }
 
     /// How VIES answers for `vat` (canonical, with country prefix) from now on.

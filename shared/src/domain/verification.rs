@@ -114,7 +114,8 @@ impl EmailKind {
 /// How long an e-mail verification code is valid.
 pub const CODE_VALIDITY: Duration = Duration::hours(24);
 
-/// A fresh e-mail verification code: 256 bits from the operating system's CSPRNG, URL-safe
+/// A fresh e-mail verification code: 256 bits from a CSPRNG (rand's thread RNG, ChaCha seeded
+/// by the operating system), URL-safe
 /// base64 (43 characters). Only its [`code_hash`] is stored.
 pub fn new_code() -> String {
     let bytes: [u8; 32] = rand::random();
