@@ -1,5 +1,5 @@
 # The README's two commands: `make dev` runs the API locally, `make test` runs every test.
-.PHONY: dev test bench lint package
+.PHONY: dev test bench cold-start lint package
 
 dev:
 	scripts/dev.sh
@@ -9,6 +9,9 @@ test:
 
 bench:
 	scripts/bench.sh
+
+cold-start:
+	scripts/cold-start.sh
 
 lint:
 	cargo fmt --all -- --check

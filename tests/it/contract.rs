@@ -195,3 +195,29 @@ fn local_watch_router_matches_the_route_table() {
         .collect();
     assert_eq!(local, expected);
 }
+
+/// (method, path with anonymous parameters) of every operation in openapi.yaml.
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).expect("openapi.yaml");
+    let document: Yaml = serde_yaml::from_str(&text).expect("openapi.yaml is YAML");
+    let mut routes = BTreeSet::new();
+    for (path, item) in document["paths"].as_mapping().expect("paths") {
+        let path = path.as_str().expect("a path");
+        for (method, _) in item.as_mapping().expect("a path item") {
+            let method = method.as_str().unwrap_or_default();
+            if ["get", "post", "patch", "put", "delete"].contains(&method) {
+                routes.insert((method.to_uppercase(), anonymous(path)));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn openapi_documents_exactly_the_route_table() {
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), anonymous(r.path)))
+        .collect();
+    assert_eq!(openapi_routes(), expected);
+}

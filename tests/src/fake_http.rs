@@ -20,6 +20,7 @@ pub struct FakeResponse {
     pub body: String,
     /// Waits this long before answering (to exceed a client's timeout).
     pub delay: Duration,
+    pub headers: Vec<(String, String)>,
 }
 
 impl FakeResponse {
@@ -29,6 +30,7 @@ impl FakeResponse {
             content_type: "application/json",
             body: body.into(),
             delay: Duration::ZERO,
+            headers: Vec::new(),
         }
     }
 }
@@ -65,8 +67,13 @@ where
                 };
                 let response = handler(request).await;
                 tokio::time::sleep(response.delay).await;
+                let headers: String = response
+                    .headers
+                    .iter()
+                    .map(|(name, value)| format!("{name}: {value}\r\n"))
+                    .collect();
                 let text = format!(
-                    "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                    "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\n{headers}connection: close\r\n\r\n{}",
                     response.status,
                     response.content_type,
                     response.body.len(),

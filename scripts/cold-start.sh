@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Cold start of every function's release bootstrap against a local Lambda runtime API
+# (tests/benches/cold_start.rs). Figures are recorded in docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bins=()
+for dir in functions/*/; do bins+=(-p "$(basename "$dir")"); done
+cargo build --release "${bins[@]}"
+cargo bench -p api-tests --bench cold_start
