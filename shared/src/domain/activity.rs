@@ -15,6 +15,11 @@ pub enum ActivityType {
     MemberRemoved,
     /// An invited member used the API for the first time and the invitation was bound to them.
     MemberJoined,
+    /// Platform events (actor `SYSTEM`): see docs/platform-events.md.
+    ClusterCreated,
+    ClusterDeleted,
+    PaymentMethodAttached,
+    PaymentMethodDetached,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
