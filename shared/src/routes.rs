@@ -15,6 +15,7 @@ pub enum Group {
     Organisations,
     Members,
     Activity,
+    Resources,
 }
 
 impl Group {
@@ -24,6 +25,7 @@ impl Group {
             Self::Organisations => "organisations",
             Self::Members => "members",
             Self::Activity => "activity",
+            Self::Resources => "resources",
         }
     }
 }
@@ -40,6 +42,8 @@ pub enum Endpoint {
     AddMember,
     RemoveMember,
     ListActivity,
+    GetComputeInformation,
+    GetQuotas,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -127,6 +131,18 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/organisations/{organisationSlug}/activity",
         Endpoint::ListActivity,
         Group::Activity,
+    ),
+    route(
+        "GET",
+        "/api/v1/compute-information/organisation/{organisationSlug}",
+        Endpoint::GetComputeInformation,
+        Group::Resources,
+    ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}/quotas",
+        Endpoint::GetQuotas,
+        Group::Resources,
     ),
 ];
 

@@ -3,3 +3,4 @@
 pub mod activity;
 pub mod members;
 pub mod organisations;
+pub mod resources;
