@@ -21,9 +21,7 @@ pub use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 use crate::domain::ledger::{LedgerDelta, ResourceLedger};
 use crate::domain::organisation::Organisation;
-use crate::domain::platform::{
-    MalformedEvent, PlatformEvent, Resource, ResourceRecord, ResourceState,
-};
+use crate::domain::platform::{PlatformEvent, Resource, ResourceRecord, ResourceState};
 use crate::domain::Slug;
 use crate::storage::keys::{self, org_pk};
 use crate::storage::resources::ResourceWrite;
@@ -35,8 +33,6 @@ const CONCURRENT_ORGANISATIONS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventError {
-    #[error("malformed event: {0}")]
-    Malformed(#[from] MalformedEvent),
     #[error("organisation '{0}' does not exist")]
     UnknownOrganisation(Slug),
     #[error(transparent)]
@@ -110,24 +106,26 @@ async fn apply_in_order(
 ) -> Vec<String> {
     let mut failed = Vec::new();
     for (message_id, event) in events {
+        let event_id = event.id.as_deref();
+        let slug = event.organisation.as_str();
+        let detail_type = event.kind.detail_type();
         match apply(store, &mut cache, &event).await {
-            Ok(outcome) => tracing::info!(
-                message_id,
-                event_id = event.id.as_deref(),
-                slug = %event.organisation,
-                detail_type = event.kind.detail_type(),
-                ?outcome,
-                "platform event"
-            ),
+            Ok(outcome) => {
+                tracing::info!(
+                    message_id,
+                    event_id,
+                    slug,
+                    detail_type,
+                    ?outcome,
+                    "platform event"
+                )
+            }
+            Err(error @ EventError::Store(_)) => {
+                tracing::error!(message_id, event_id, slug, detail_type, %error, debug = ?error, "platform event failed");
+                failed.push(message_id);
+            }
             Err(error) => {
-                match &error {
-                    EventError::Store(_) => {
-                        tracing::error!(message_id, event_id = event.id.as_deref(), slug = %event.organisation, %error, debug = ?error, "platform event failed")
-                    }
-                    _ => {
-                        tracing::warn!(message_id, event_id = event.id.as_deref(), slug = %event.organisation, %error, "platform event refused")
-                    }
-                }
+                tracing::warn!(message_id, event_id, slug, detail_type, %error, "platform event refused");
                 failed.push(message_id);
             }
         }
