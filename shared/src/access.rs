@@ -14,6 +14,7 @@ use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::member::{Member, Role};
 use crate::domain::organisation::Organisation;
+use crate::domain::quotas::QuotaOverrides;
 use crate::domain::Slug;
 use crate::error::ApiError;
 use crate::routes::PathParams;
@@ -45,6 +46,7 @@ pub struct Access {
     pub organisation: Organisation,
     pub member: Member,
     pub ledger: ResourceLedger,
+    pub quota_overrides: QuotaOverrides,
     /// The member asked for with [`Reads::member`], if it exists in this organisation.
     pub target_member: Option<Member>,
 }
@@ -124,6 +126,7 @@ pub async fn authorise(
         organisation,
         member,
         ledger: snapshot.ledger,
+        quota_overrides: snapshot.quota_overrides,
         target_member,
     })
 }

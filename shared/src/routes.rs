@@ -16,6 +16,7 @@ pub enum Group {
     Members,
     Activity,
     Validation,
+    Resources,
 }
 
 impl Group {
@@ -26,6 +27,7 @@ impl Group {
             Self::Members => "members",
             Self::Activity => "activity",
             Self::Validation => "validation",
+            Self::Resources => "resources",
         }
     }
 }
@@ -46,6 +48,8 @@ pub enum Endpoint {
     GetVatLegalEntity,
     ConfirmVatLegalEntity,
     VerifyEmail,
+    GetComputeInformation,
+    GetQuotas,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -162,6 +166,18 @@ pub const ROUTES: &[Route] = &[
             Group::Validation,
         )
     },
+    route(
+        "GET",
+        "/api/v1/compute-information/organisation/{organisationSlug}",
+        Endpoint::GetComputeInformation,
+        Group::Resources,
+    ),
+    route(
+        "GET",
+        "/api/v1/organisations/{organisationSlug}/quotas",
+        Endpoint::GetQuotas,
+        Group::Resources,
+    ),
 ];
 
 /// Path parameters of a matched route.

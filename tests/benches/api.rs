@@ -477,6 +477,138 @@ async fn vat_revalidation_section() {
     }
 }
 
+/// `org`'s share of a platform events batch: 100 events of every kind, about 40 clusters.
+fn platform_events_of(org: &str) -> Vec<String> {
+    use api_tests::platform::event;
+    use shared::domain::platform::EventKind;
+    let at = |minute: usize| format!("2026-11-28T{:02}:{:02}:00Z", 8 + minute / 60, minute % 60);
+    let mut bodies = Vec::with_capacity(100);
+    for c in 0..40 {
+        let size = json!({"clusterId": format!("c-{c}"), "cpuMillicores": 2000, "memoryMib": 4096});
+        bodies.push(event(EventKind::ClusterCreated, org, &at(c), size));
+    }
+    for c in 0..20 {
+        let size = json!({"clusterId": format!("c-{c}"), "cpuMillicores": 4000, "memoryMib": 8192});
+        bodies.push(event(EventKind::ClusterResized, org, &at(100 + c), size));
+    }
+    for c in 20..30 {
+        let id = json!({"clusterId": format!("c-{c}")});
+        bodies.push(event(EventKind::ClusterDeleted, org, &at(200 + c), id));
+    }
+    for n in 0..10 {
+        let account = json!({"cloudAccountId": format!("ca-{n}")});
+        bodies.push(event(
+            EventKind::CloudAccountConfigured,
+            org,
+            &at(n),
+            account,
+        ));
+        let tenant = json!({"monitoringTenantId": format!("mt-{n}")});
+        bodies.push(event(
+            EventKind::MonitoringTenantActivated,
+            org,
+            &at(n),
+            tenant,
+        ));
+    }
+    for n in 0..5 {
+        let method = json!({"paymentMethodId": format!("pm-{n}")});
+        bodies.push(event(EventKind::PaymentMethodAttached, org, &at(n), method));
+    }
+    for n in 0..3 {
+        let method = json!({"paymentMethodId": format!("pm-{n}")});
+        bodies.push(event(
+            EventKind::PaymentMethodDetached,
+            org,
+            &at(300 + n),
+            method,
+        ));
+    }
+    for n in 0..2 {
+        let quotas = json!({"quotas": {"clustersPerCustomer": 50 + n, "clustersPerEnvironment": null,
+            "environmentsPerCustomer": null, "nodePoolsPerCluster": null,
+            "nodesPerCluster": 200, "nodesPerNodePool": null}});
+        bodies.push(event(
+            EventKind::QuotasOverridden,
+            org,
+            &at(400 + n),
+            quotas,
+        ));
+    }
+    bodies
+}
+
+async fn platform_events_section() {
+    use api_tests::platform::{batch, deliver};
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let env = TestEnv::new().await;
+    let admin = TestUser::new("bench");
+    let baseline = raw_get_item(&env).await;
+    println!("\n### Platform events (`platform-events` function), one SQS batch of 1,000 events\n");
+    println!("| batch                                        | events/s | time      | round trips | per event | vs GetItem per event |");
+    println!(
+        "|{:-<46}|{:-<10}|{:-<11}|{:-<13}|{:-<11}|{:-<22}|",
+        "", "", "", "", "", ""
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1000);
+    for (label, organisations) in [
+        ("1,000 events of 10 organisations", 10),
+        ("1,000 events of 1 organisation", 1),
+    ] {
+        let mut bodies = Vec::new();
+        let per_org = 1000 / organisations;
+        for o in 0..organisations {
+            let slug = api_tests::create_organisation(
+                &env.app,
+                &admin,
+                &format!("Events {organisations} {o}"),
+                "BUSINESS",
+            )
+            .await;
+            let events = platform_events_of(&slug);
+            bodies.extend(
+                events
+                    .iter()
+                    .cycle()
+                    .take(per_org)
+                    .enumerate()
+                    .map(|(i, body)| {
+                        // One organisation gets its 100 kinds of events ten times over, as distinct
+                        // resources of the same shape.
+                        body.replace("\"c-", &format!("\"c{}-", i / 100))
+                            .replace("\"ca-", &format!("\"ca{}-", i / 100))
+                            .replace("\"mt-", &format!("\"mt{}-", i / 100))
+                            .replace("\"pm-", &format!("\"pm{}-", i / 100))
+                    }),
+            );
+        }
+        bodies.shuffle(&mut rng);
+        for (pass, bodies) in [("", bodies.clone()), (", redelivered", bodies)] {
+            let (event, _) = batch(bodies);
+            env.round_trips.reset();
+            let started = Instant::now();
+            let failures = deliver(&env.app, event).await;
+            let elapsed = started.elapsed();
+            assert!(failures.is_empty(), "{failures:?}");
+            let round_trips = env.round_trips.get();
+            println!(
+                "| {:<44} | {:>8.0} | {:>9.2?} | {:>11} | {:>9.3} | {:>19.2}x |",
+                format!("{label}{pass}"),
+                1000.0 / elapsed.as_secs_f64(),
+                elapsed,
+                round_trips,
+                round_trips as f64 / 1000.0,
+                elapsed.as_secs_f64() / 1000.0 / baseline.median.as_secs_f64()
+            );
+        }
+    }
+    println!(
+        "\nraw GetItem (baseline): median {:.2?}. A redelivered batch is all duplicates: read, never written.",
+        baseline.median
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -493,5 +625,8 @@ async fn main() {
     }
     if wanted("vat_revalidation") {
         vat_revalidation_section().await;
+    }
+    if wanted("platform_events") {
+        platform_events_section().await;
     }
 }

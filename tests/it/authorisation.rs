@@ -204,6 +204,21 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
             },
             [204, 403, 403, 403, 403, 401],
         ),
+        (
+            "GET /compute-information/organisation/{slug}",
+            |f| {
+                ApiRequest::get(&format!(
+                    "/api/v1/compute-information/organisation/{}",
+                    f.slug
+                ))
+            },
+            [200, 200, 200, 200, 403, 401],
+        ),
+        (
+            "GET /organisations/{slug}/quotas",
+            |f| ApiRequest::get(&format!("/api/v1/organisations/{}/quotas", f.slug)),
+            [200, 200, 200, 200, 403, 401],
+        ),
     ]
 }
 

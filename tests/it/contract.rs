@@ -221,3 +221,53 @@ fn openapi_documents_exactly_the_route_table() {
         .collect();
     assert_eq!(openapi_routes(), expected);
 }
+
+/// The EventBridge rule forwards exactly the events the consumer understands, and failures
+/// are reported per message and end in the dead-letter queue.
+#[test]
+fn platform_events_rule_and_queue_match_the_consumer() {
+    use shared::domain::platform::EventKind;
+    let template = template();
+    let resource = |name: &str| -> Yaml {
+        resources(&template)
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("{name} in template.yaml"))
+            .1
+            .clone()
+    };
+    let listed = |value: &Yaml| -> BTreeSet<String> {
+        value
+            .as_sequence()
+            .expect("a list")
+            .iter()
+            .map(|v| v.as_str().expect("a string").to_owned())
+            .collect()
+    };
+    let pattern = &resource("PlatformEventsRule")["Properties"]["EventPattern"];
+    assert_eq!(
+        listed(&pattern["source"]),
+        EventKind::ALL
+            .iter()
+            .map(|k| k.source().to_owned())
+            .collect()
+    );
+    assert_eq!(
+        listed(&pattern["detail-type"]),
+        EventKind::ALL
+            .iter()
+            .map(|k| k.detail_type().to_owned())
+            .collect()
+    );
+    let function = resource("PlatformEventsFunction");
+    assert_eq!(
+        function["Metadata"]["BuildProperties"]["Binary"],
+        "platform-events"
+    );
+    let source = &function["Properties"]["Events"]["PlatformEvents"]["Properties"];
+    assert_eq!(
+        listed(&source["FunctionResponseTypes"]),
+        BTreeSet::from(["ReportBatchItemFailures".to_owned()])
+    );
+    let redrive = &resource("PlatformEventsQueue")["Properties"]["RedrivePolicy"];
+    assert_eq!(redrive["maxReceiveCount"], 3);
+}

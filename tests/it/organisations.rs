@@ -49,26 +49,8 @@ fn slug_of(org: &Value) -> String {
 }
 
 /// Partition items whose sort key starts with `prefix`.
-async fn items(
-    env: &TestEnv,
-    slug: &str,
-    prefix: &str,
-) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-    let query = env
-        .store()
-        .client()
-        .query()
-        .table_name(&env.table)
-        .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{slug}")))
-        .consistent_read(true);
-    let query = if prefix.is_empty() {
-        query.key_condition_expression("pk = :pk")
-    } else {
-        query
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
-    };
-    query.send().await.expect("query").items.unwrap_or_default()
+async fn items(env: &TestEnv, slug: &str, prefix: &str) -> Vec<shared::storage::Item> {
+    env.partition(slug, prefix).await
 }
 
 /// Adds `user` to the organisation with `role`, straight into the table (the members endpoint

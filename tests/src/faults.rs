@@ -40,6 +40,11 @@ impl TransactionConflicts {
         }
     }
 
+    /// Sends the next `count` TransactWriteItems requests to the fault server.
+    pub fn arm(&self, count: usize) {
+        self.remaining.store(count, Ordering::SeqCst);
+    }
+
     /// How many conflicts were injected so far.
     pub fn served(&self) -> usize {
         self.served.load(Ordering::SeqCst)

@@ -5,12 +5,14 @@ pub mod dynamodb;
 pub mod events;
 pub mod fake_http;
 pub mod faults;
+pub mod platform;
 pub mod vies;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -31,6 +33,7 @@ pub async fn send(app: &App, request: ApiRequest) -> Reply {
         Group::Members,
         Group::Activity,
         Group::Validation,
+        Group::Resources,
     ]
     .into_iter()
     .find(|g| Router::for_group(*g).resolve(&request).is_ok());
@@ -39,6 +42,7 @@ pub async fn send(app: &App, request: ApiRequest) -> Reply {
         Some(Group::Members) => members::handle(app, request).await,
         Some(Group::Activity) => activity::handle(app, request).await,
         Some(Group::Validation) => validation::handle(app, request).await,
+        Some(Group::Resources) => resources::handle(app, request).await,
         None => shared::http::respond(Err(shared::ApiError::NotFound("no route".into()))),
     };
     Reply::from_response(response)
@@ -178,6 +182,26 @@ impl TestEnv {
     pub fn store(&self) -> &Store {
         &self.app.store
     }
+
+    /// The items of the organisation's partition whose sort key starts with `prefix` (all of
+    /// them for `""`), read straight from the table.
+    pub async fn partition(&self, slug: &str, prefix: &str) -> Vec<shared::storage::Item> {
+        let query = self
+            .store()
+            .client()
+            .query()
+            .table_name(&self.table)
+            .expression_attribute_values(":pk", AttributeValue::S(format!("ORG#{slug}")))
+            .consistent_read(true);
+        let query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", AttributeValue::S(prefix.to_owned()))
+        };
+        query.send().await.expect("query").items.unwrap_or_default()
+    }
 }
 
 /// A DynamoDB client for DynamoDB Local at `endpoint`.
@@ -198,4 +222,32 @@ pub fn client(
         config = config.interceptor(faults);
     }
     aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// Creates an organisation of `organisation_type` named `name` with `admin` as its first
+/// member; returns its slug.
+pub async fn create_organisation(
+    app: &App,
+    admin: &TestUser,
+    name: &str,
+    organisation_type: &str,
+) -> String {
+    let reply = send(
+        app,
+        ApiRequest::post("/api/v1/organisations")
+            .by(admin)
+            .json(serde_json::json!({
+                "organisationName": name,
+                "organisationType": organisation_type,
+                "contactEmail": "ops@example.com",
+                "acceptedAgreements": [{"agreementSlug": "terms-of-service"},
+                                       {"agreementSlug": "privacy-policy"}]
+            })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["slug"]["slugValue"]
+        .as_str()
+        .expect("a slug")
+        .to_owned()
 }

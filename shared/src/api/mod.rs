@@ -3,4 +3,5 @@
 pub mod activity;
 pub mod members;
 pub mod organisations;
+pub mod resources;
 pub mod validation;

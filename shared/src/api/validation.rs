@@ -104,7 +104,7 @@ impl ValidationStatus {
         Self {
             billing_email_verified_at: v.billing_email_verified_at,
             contact_email_verified_at: v.contact_email_verified_at,
-            valid_payment_method_attached_at: None,
+            valid_payment_method_attached_at: access.ledger.payment_method_attached_at,
             vat_legal_entity_address_verified_at: v.vat_legal_entity_address_verified_at,
             vat_legal_entity_name_verified_at: v.vat_legal_entity_name_verified_at,
             vat_number_verification_status: v.vat_status,

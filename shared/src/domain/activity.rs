@@ -21,6 +21,11 @@ pub enum ActivityType {
     VatStatusChanged,
     /// An admin confirmed the legal entity name and/or address VIES holds.
     VatLegalEntityConfirmed,
+    /// Platform events (actor `SYSTEM`): see docs/platform-events.md.
+    ClusterCreated,
+    ClusterDeleted,
+    PaymentMethodAttached,
+    PaymentMethodDetached,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

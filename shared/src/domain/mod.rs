@@ -5,6 +5,8 @@ pub mod activity;
 pub mod ledger;
 pub mod member;
 pub mod organisation;
+pub mod platform;
+pub mod quotas;
 pub mod vat;
 pub mod verification;
 

@@ -11,6 +11,11 @@
 //! | member by e-mail          | `ORG#<slug>`          | `MEMBEREMAIL#<email>`    | create, add member, claim |
 //! | activity event            | `ORG#<slug>`          | `ACTIVITY#<seq:012>`     | every change              |
 //! | resource ledger           | `ORG#<slug>`          | `LEDGER`                 | platform events           |
+//! | cluster                   | `ORG#<slug>`          | `CLUSTER#<id>`           | platform events           |
+//! | cloud account             | `ORG#<slug>`          | `CLOUDACCOUNT#<id>`      | platform events           |
+//! | monitoring tenant         | `ORG#<slug>`          | `TENANT#<id>`            | platform events           |
+//! | payment method            | `ORG#<slug>`          | `PAYMENT#<id>`           | platform events           |
+//! | quota overrides           | `ORG#<slug>`          | `QUOTAS`                 | platform events           |
 //! | purge in progress         | `ORG#<slug>`          | `PURGE`                  | DELETE                    |
 //! | organisation by identity  | `ORGID#<uuid>`        | `ORGID`                  | create, DELETE            |
 //! | user's registration       | `USER#<sub>`          | `REGISTRATION`           | registration              |
@@ -34,9 +39,18 @@
 //! - Activity page: Query `ACTIVITY#` between two sequence numbers (see `activity`).
 //! - Verify an e-mail code: GetItem `EMAILCODE#<sha256(code)>` (the code itself is never stored).
 //! - VAT numbers due: Query `gsi1` per shard, `gsi1pk = VATDUE#<n> AND gsi1sk <= now`.
+//! - Compute information, quotas: the authorisation's BatchGet also reads `LEDGER` or
+//!   `QUOTAS`: one round trip.
+//! - Apply platform events: one BatchGet for a whole SQS batch reads every `PROFILE` and
+//!   resource item it names (+ `LEDGER` for payment methods); then one TransactWriteItems per
+//!   event: the resource item on condition of its `version` as read, `ADD` of the deltas to
+//!   `LEDGER`, the profile's existence (or its next revision with an activity event). The
+//!   resource items stay after deletion or detachment (tombstones), so that an older event
+//!   arriving late does not bring a resource back (see `resources`).
 
 use uuid::Uuid;
 
+use crate::domain::platform::Resource;
 use crate::domain::{Email, Slug, Subject};
 
 pub const PK: &str = "pk";
@@ -49,6 +63,23 @@ pub fn org_pk(slug: &Slug) -> String {
 pub const PROFILE_SK: &str = "PROFILE";
 pub const LEDGER_SK: &str = "LEDGER";
 pub const PURGE_SK: &str = "PURGE";
+pub const QUOTAS_SK: &str = "QUOTAS";
+
+pub const CLUSTER_PREFIX: &str = "CLUSTER#";
+pub const CLOUD_ACCOUNT_PREFIX: &str = "CLOUDACCOUNT#";
+pub const TENANT_PREFIX: &str = "TENANT#";
+pub const PAYMENT_PREFIX: &str = "PAYMENT#";
+
+/// The item of a resource that platform events describe.
+pub fn resource_sk(resource: &Resource) -> String {
+    match resource {
+        Resource::Cluster(id) => format!("{CLUSTER_PREFIX}{id}"),
+        Resource::CloudAccount(id) => format!("{CLOUD_ACCOUNT_PREFIX}{id}"),
+        Resource::MonitoringTenant(id) => format!("{TENANT_PREFIX}{id}"),
+        Resource::PaymentMethod(id) => format!("{PAYMENT_PREFIX}{id}"),
+        Resource::Quotas => QUOTAS_SK.to_owned(),
+    }
+}
 
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 pub fn member_sk(identity: Uuid) -> String {

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod keys;
 pub mod members;
 pub mod organisations;
+pub mod resources;
 pub mod retry;
 pub mod schema;
 
@@ -206,7 +207,30 @@ impl Store {
     /// DynamoDB left unprocessed). Returns the items found, keyed by their sort key; callers
     /// ask for keys of one partition.
     pub async fn get_many(&self, keys: Vec<Item>) -> Result<HashMap<String, Item>, StoreError> {
-        let mut found = HashMap::new();
+        Ok(self
+            .batch_get(keys)
+            .await?
+            .into_iter()
+            .filter_map(|item| match item.get(keys::SK) {
+                Some(AttributeValue::S(sk)) => Some((sk.clone(), item)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Strongly consistent reads of any number of keys of any partitions: one BatchGetItem per
+    /// 100 keys. Returns the items found.
+    pub async fn get_all(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            found.extend(self.batch_get(chunk.to_vec()).await?);
+        }
+        Ok(found)
+    }
+
+    /// One BatchGetItem of at most 100 keys, with the keys DynamoDB left unprocessed retried.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
@@ -223,15 +247,12 @@ impl Store {
                 .send()
                 .await
                 .map_err(sdk)?;
-            for item in output
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                if let Some(AttributeValue::S(sk)) = item.get(keys::SK) {
-                    found.insert(sk.clone(), item);
-                }
-            }
+            found.extend(
+                output
+                    .responses
+                    .and_then(|mut r| r.remove(&self.table))
+                    .unwrap_or_default(),
+            );
             pending = output
                 .unprocessed_keys
                 .and_then(|mut u| u.remove(&self.table))

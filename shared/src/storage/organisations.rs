@@ -15,6 +15,8 @@ use crate::domain::activity::ActivityEvent;
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
+use crate::domain::platform::{ResourceRecord, ResourceState};
+use crate::domain::quotas::QuotaOverrides;
 use crate::domain::{Slug, Subject};
 
 /// `MEMBEREMAIL#` item: which membership an e-mail address holds, and who claimed it.
@@ -78,6 +80,8 @@ pub struct Snapshot {
     /// The invitation for the caller's verified e-mail, when there is no membership by subject.
     pub invitation: Option<EmailLookup>,
     pub ledger: ResourceLedger,
+    /// The operator's quota overrides (read with [`Reads::quotas`]).
+    pub quota_overrides: QuotaOverrides,
     /// The member asked for with [`Reads::member`].
     pub target_member: Option<Member>,
 }
@@ -85,8 +89,10 @@ pub struct Snapshot {
 /// What [`Store::snapshot`] reads besides the profile and the caller's membership.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Reads {
-    /// The resource ledger (delete guard).
+    /// The resource ledger (delete guard, compute information).
     pub ledger: bool,
+    /// The operator's quota overrides.
+    pub quotas: bool,
     /// Another member, by identity (member removal).
     pub member: Option<Uuid>,
 }
@@ -119,6 +125,9 @@ impl Store {
         if reads.ledger {
             wanted.push(key(&pk, keys::LEDGER_SK));
         }
+        if reads.quotas {
+            wanted.push(key(&pk, keys::QUOTAS_SK));
+        }
         if let Some(identity) = reads.member {
             wanted.push(key(&pk, keys::member_sk(identity)));
         }
@@ -142,6 +151,17 @@ impl Store {
             .map(from_item::<ResourceLedger>)
             .transpose()?
             .unwrap_or_default();
+        let quota_overrides = match found
+            .remove(keys::QUOTAS_SK)
+            .map(from_item::<ResourceRecord>)
+            .transpose()?
+        {
+            Some(ResourceRecord {
+                state: ResourceState::QuotasOverridden { overrides },
+                ..
+            }) => overrides,
+            _ => QuotaOverrides::default(),
+        };
         let target_member = reads
             .member
             .and_then(|identity| found.remove(&keys::member_sk(identity)))
@@ -152,6 +172,7 @@ impl Store {
             member,
             invitation,
             ledger,
+            quota_overrides,
             target_member,
         }))
     }

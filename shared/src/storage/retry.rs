@@ -20,22 +20,40 @@ pub async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(wait)).await;
 }
 
-fn is_conflict(error: &ApiError) -> bool {
-    matches!(error, ApiError::Internal(source)
-        if source.downcast_ref::<StoreError>().is_some_and(StoreError::is_conflict))
+/// An error that may mean "another writer got there first": the read-decide-write is safe to
+/// run again.
+pub trait MayConflict {
+    fn is_conflict(&self) -> bool;
+}
+
+impl MayConflict for ApiError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, ApiError::Internal(source)
+            if source.downcast_ref::<StoreError>().is_some_and(StoreError::is_conflict))
+    }
 }
 
 /// Runs `attempt` until it succeeds, fails with anything but a conflict, or has conflicted
 /// [`MAX_ATTEMPTS`] times.
-pub async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
+pub async fn retry_on_conflict<T, F, Fut>(attempt: F) -> Result<T, ApiError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
+    retry(attempt).await
+}
+
+/// [`retry_on_conflict`] for any error type that tells conflicts apart.
+pub async fn retry<T, E, F, Fut>(mut attempt: F) -> Result<T, E>
+where
+    E: MayConflict,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
     let mut tries = 0;
     loop {
         match attempt().await {
-            Err(error) if is_conflict(&error) && tries + 1 < MAX_ATTEMPTS => {
+            Err(error) if error.is_conflict() && tries + 1 < MAX_ATTEMPTS => {
                 tries += 1;
                 tracing::debug!(tries, "write conflicted; retrying");
                 backoff(tries).await;

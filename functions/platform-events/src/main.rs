@@ -1,0 +1,13 @@
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use shared::events::SqsEvent;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::app::init_tracing();
+    let app = shared::App::from_env().await?;
+    run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let app = &app;
+        async move { Ok::<_, Error>(platform_events::handle(app, event.payload).await) }
+    }))
+    .await
+}
