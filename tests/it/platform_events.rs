@@ -373,9 +373,7 @@ async fn payment_method_attached_at_is_the_earliest_of_the_attached() {
             ApiRequest::get(&format!("/api/v1/organisations/{slug}/validation-status")).by(&admin),
         )
         .await;
-        let reported = status.body["validPaymentMethodAttachedAt"]
-            .as_str()
-            .map(at);
+        let reported = status.body["validPaymentMethodAttachedAt"].as_str().map(at);
         assert_eq!(reported, expected.map(at));
     }
 }

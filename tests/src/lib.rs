@@ -27,7 +27,11 @@ use shared::routes::{Group, Router};
 
 /// Sends `request` to the function that serves its route, as API Gateway would.
 pub async fn send(app: &App, request: ApiRequest) -> Reply {
-    let request = request.build();
+    dispatch(app, request.build()).await
+}
+
+/// Sends an already built request (e.g. one read from an event fixture) to its function.
+pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
     let group = [
         Group::Organisations,
         Group::Members,

@@ -1,0 +1,176 @@
+//! The API Gateway v2 event fixtures in `tests/events/http/` (one per route, as the JWT
+//! authorizer delivers them; usable with `cargo lambda invoke <function> --data-file ...`) are
+//! replayed through the functions' handlers against a seeded organisation `acme-cloud`.
+
+use std::collections::BTreeSet;
+
+use api_tests::dynamodb::repo_root;
+use api_tests::{dispatch, TestEnv};
+use chrono::Utc;
+use serde_json::Value;
+use shared::domain::activity::{ActivityEvent, ActivityType, Actor};
+use shared::domain::member::{KubernetesRole, Member, Role};
+use shared::domain::organisation::{Organisation, OrganisationName, OrganisationType};
+use shared::domain::vat::VatNumber;
+use shared::domain::verification::{code_hash, EmailKind, ViesAnswer};
+use shared::domain::{Email, Slug, Subject};
+use shared::routes::ROUTES;
+use shared::storage::organisations::EmailCode;
+
+/// What the fixtures name (see their JSON).
+const SUBJECT: &str = "00000000-0000-4000-8000-00000000a11c";
+const ORGANISATION: &str = "6f1c2d3e-0000-4000-8000-000000000001";
+const MEMBER: &str = "6f1c2d3e-0000-4000-8000-000000000002";
+const CODE: &str = "fixture-verification-code-00000000000000000";
+
+/// Fixtures in replay order with the status each must answer; deletion last.
+const REPLAY: &[(&str, u16)] = &[
+    ("get-organisation", 200),
+    ("update-organisation", 200),
+    ("get-my-membership", 200),
+    ("list-members", 200),
+    ("add-member", 200),
+    ("remove-member", 204),
+    ("list-activity", 200),
+    ("get-validation-status", 200),
+    ("get-vat-legal-entity", 200),
+    ("confirm-vat-legal-entity", 200),
+    ("verify-email", 200),
+    ("get-quotas", 200),
+    ("get-compute-information", 200),
+    ("register", 200),
+    ("create-organisation", 200),
+    ("delete-organisation", 204),
+];
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join(format!("tests/events/http/{name}.json")))
+        .unwrap_or_else(|e| panic!("tests/events/http/{name}.json: {e}"))
+}
+
+/// `acme-cloud` with alice (the fixtures' caller) as admin, bob as a viewer, a VAT number VIES
+/// confirmed, and a pending verification code for the contact address.
+async fn seed(env: &TestEnv) {
+    let now = Utc::now();
+    let slug = Slug::parse("acme-cloud").unwrap();
+    let mut organisation = Organisation {
+        identity: ORGANISATION.parse().unwrap(),
+        slug: slug.clone(),
+        name: OrganisationName::parse("n", "Acme Cloud").unwrap(),
+        organisation_type: OrganisationType::Business,
+        contact_email: Email::parse("e", "ops@acme.example").unwrap(),
+        billing_email: None,
+        company_name: Some("Acme Cloud B.V.".into()),
+        company_address: None,
+        phone_number: None,
+        vat_code: None,
+        vat_code_validated: false,
+        vat_code_validated_at: None,
+        accepted_terms: true,
+        accepted_terms_at: Some(now),
+        accepted_agreements: vec!["privacy-policy".into(), "terms-of-service".into()],
+        restricted_to_available_cloud_providers: false,
+        created_at: now,
+        revision: 1,
+        admin_count: 1,
+        verification: Default::default(),
+        vat_next_check_at: None,
+    };
+    organisation.set_vat_number(Some(&VatNumber::parse("NL004495445B01").unwrap()), now);
+    organisation.record_vies_answer(
+        &ViesAnswer::Valid {
+            name: Some("ACME CLOUD B.V.".into()),
+            address: Some("KEIZERSGRACHT 1\n1015 CJ AMSTERDAM".into()),
+        },
+        now,
+    );
+    let admin = Member {
+        identity: uuid::Uuid::new_v4(),
+        email: Some(Email::parse("e", "alice@example.com").unwrap()),
+        username: Some("alice".into()),
+        role: Role::Admin,
+        kubernetes_role: KubernetesRole::ClusterAdmin,
+        subject: Subject::parse(SUBJECT),
+        joined_at: now,
+    };
+    let event = ActivityEvent::new(
+        ActivityType::OrganisationCreated,
+        Actor::system(),
+        "seeded".into(),
+        now,
+    );
+    let code = EmailCode {
+        slug: slug.clone(),
+        kind: EmailKind::Contact,
+        email: organisation.contact_email.clone(),
+        created_at: now,
+        expires_at: (now + chrono::Duration::hours(24)).timestamp(),
+    };
+    let store = env.store();
+    let extra = vec![store.put_email_code(&code_hash(CODE), &code).unwrap()];
+    store
+        .create_organisation(&organisation, &admin, &event, None, extra)
+        .await
+        .unwrap()
+        .unwrap();
+    let bob = Member {
+        identity: MEMBER.parse().unwrap(),
+        email: Some(Email::parse("e", "bob@example.com").unwrap()),
+        username: Some("bob".into()),
+        role: Role::Viewer,
+        kubernetes_role: KubernetesRole::View,
+        subject: None,
+        joined_at: now,
+    };
+    store
+        .transact(store.put_member_items(&slug, &bob).unwrap())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_route_has_a_fixture_and_every_fixture_is_replayed() {
+    let fixtures: BTreeSet<String> = std::fs::read_dir(repo_root().join("tests/events/http"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".json")
+                .to_owned()
+        })
+        .collect();
+    let replayed: BTreeSet<String> = REPLAY.iter().map(|(n, _)| (*n).to_owned()).collect();
+    assert_eq!(fixtures, replayed);
+    let route_keys: BTreeSet<String> = fixtures
+        .iter()
+        .map(|name| {
+            let event: Value = serde_json::from_str(&fixture(name)).unwrap();
+            event["routeKey"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let routes: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(route_keys, routes);
+}
+
+#[tokio::test]
+async fn fixtures_replay_through_the_handlers() {
+    let env = TestEnv::new().await;
+    seed(&env).await;
+    let mut failures = Vec::new();
+    for (name, expected) in REPLAY {
+        let request =
+            lambda_http::request::from_str(&fixture(name)).expect("a valid API Gateway v2 event");
+        let reply = dispatch(&env.app, request).await;
+        if reply.status != *expected {
+            failures.push(format!(
+                "{name}: expected {expected}, got {} {}",
+                reply.status, reply.body
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
