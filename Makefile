@@ -19,5 +19,5 @@ lint:
 
 # Deploy artifacts for arm64 (target/lambda/<function>/bootstrap).
 package:
-	scripts/tools.sh dev
+	scripts/tools.sh package
 	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" cargo lambda build --release --arm64

@@ -4,7 +4,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-scripts/tools.sh dev
+scripts/tools.sh
 
 export PORT=${PORT:-9000}
 export DYNAMODB_PORT=${DYNAMODB_PORT:-8000}

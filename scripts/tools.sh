@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs the project's tools into .cache (ignored by git): a Python venv with aws-sam-cli and
-# cfn-lint (for `sam validate --lint`) and, with `dev`, cargo-lambda + zig (for `cargo lambda
-# watch`/`build`); and DynamoDB Local. Idempotent.
+# cfn-lint (`sam validate --lint`), schemathesis (API property tests), cargo-lambda (`cargo lambda
+# watch`, the local API), and with `package` also ziglang (cross-compiling to arm64); and
+# DynamoDB Local. Idempotent.
 #
-#   scripts/tools.sh          test tools
-#   scripts/tools.sh dev      test tools + cargo-lambda
+#   scripts/tools.sh            everything `make test` and `make dev` need
+#   scripts/tools.sh package    ... and what `make package` needs
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.cache/venv"
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-want=("aws-sam-cli==1.170.0" "cfn-lint")
-[ "${1:-}" = dev ] && want+=("cargo-lambda==1.9.2" "ziglang")
+want=("aws-sam-cli==1.170.0" "cfn-lint" "schemathesis==4.32.5" "cargo-lambda==1.9.2")
+[ "${1:-}" = package ] && want+=("ziglang")
 missing=()
 for pkg in "${want[@]}"; do
   name=${pkg%%==*}

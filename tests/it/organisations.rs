@@ -887,3 +887,20 @@ async fn round_trips_per_request() {
         "create with one slug collision: two transactions"
     );
 }
+
+#[tokio::test]
+async fn binary_bodies_are_400() {
+    // API Gateway passes a body that is not UTF-8 base64-encoded with isBase64Encoded: true.
+    let env = TestEnv::new().await;
+    let user = TestUser::new("binary");
+    let mut event = ApiRequest::post("/api/v1/organisations")
+        .by(&user)
+        .raw_body("")
+        .event();
+    event["body"] = json!("//79AGJpbmFyeQ==");
+    event["isBase64Encoded"] = json!(true);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let reply = Reply::from_response(organisations::handle(&env.app, request).await);
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.message(), "The request body is not valid JSON.");
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Property-based API tests: schemathesis generates requests from openapi.yaml (valid and invalid)
+# and sends them to the local API (`cargo lambda watch`, as `make dev` runs it) with a valid token
+# of an organisation's admin. Fails on any 5xx and on any response that does not conform to
+# openapi.yaml (status code, content type, schema).
+#
+#   DYNAMODB_ENDPOINT=http://127.0.0.1:<port> scripts/schemathesis.sh
+# SCHEMATHESIS_SEED and SCHEMATHESIS_MAX_EXAMPLES vary the run (defaults: fixed, 25 per operation).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+: "${DYNAMODB_ENDPOINT:?start DynamoDB Local and set DYNAMODB_ENDPOINT}"
+venv="$root/.cache/venv"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+port=$(free_port)
+work=$(mktemp -d)
+export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+export AWS_ENDPOINT_URL_DYNAMODB="$DYNAMODB_ENDPOINT"
+export TABLE_NAME="schemathesis-$port"
+export LOCAL_JWT_SECRET=schemathesis-secret
+cargo run -q -p devtools --bin create-table
+
+# Build the functions first: `cargo lambda watch` would build each on its first request.
+bins=()
+for dir in functions/*/; do bins+=(-p "$(basename "$dir")"); done
+cargo build -q "${bins[@]}"
+
+# VIES on a closed port: "could not check" at once instead of waiting for the real service.
+PATH="$venv/bin:$PATH" cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
+  --env-var TABLE_NAME="$TABLE_NAME" \
+  --env-var AWS_ENDPOINT_URL_DYNAMODB="$AWS_ENDPOINT_URL_DYNAMODB" \
+  --env-var AWS_REGION="$AWS_REGION" \
+  --env-var AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
+  --env-var AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+  --env-var LOCAL_JWT_SECRET="$LOCAL_JWT_SECRET" \
+  --env-var MAIL_OUTBOX_DIR="$work/outbox" \
+  --env-var VIES_BASE_URL=http://127.0.0.1:9 \
+  --env-var VIES_TIMEOUT_MS=500 \
+  --env-var RUST_LOG=warn >"$work/watch.log" 2>&1 &
+watch=$!
+trap 'kill $watch 2>/dev/null; wait $watch 2>/dev/null; rm -rf "$work"' EXIT
+
+api="http://127.0.0.1:$port"
+for _ in $(seq 1 300); do
+  curl -s -o /dev/null "$api/api/v1/organisations/x" && break
+  sleep 0.2
+done
+token=$(cargo run -q -p devtools --bin dev-token -- --email admin@example.com --username admin --ttl 3600)
+status=$(curl -s -o "$work/org.json" -w '%{http_code}' -X POST "$api/api/v1/organisations" \
+  -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+  -d '{"organisationName": "Acme Cloud", "organisationType": "BUSINESS", "contactEmail": "ops@acme.example",
+       "acceptedAgreements": [{"agreementSlug": "terms-of-service"}, {"agreementSlug": "privacy-policy"}]}')
+[ "$status" = 200 ] || { echo "could not create the test organisation: $status $(cat "$work/org.json")" >&2; cat "$work/watch.log" >&2; exit 1; }
+# One request per function, so that every process is up before the clock starts.
+for path in acme-cloud acme-cloud/me acme-cloud/activity acme-cloud/validation-status acme-cloud/quotas; do
+  curl -s -o /dev/null --max-time 60 "$api/api/v1/organisations/$path" -H "Authorization: Bearer $token"
+done
+
+SCHEMATHESIS_HOOKS=tests.schemathesis.hooks PYTHONPATH="$root" "$venv/bin/schemathesis" run openapi.yaml \
+  --url "$api" \
+  -H "Authorization: Bearer $token" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+  --phases examples,coverage,fuzzing \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
+  --seed "${SCHEMATHESIS_SEED:-20261128}" \
+  --generation-codec utf-8 --generation-allow-x00 false \
+  --request-timeout 20 \
+  --workers 2 \
+  --warnings off
