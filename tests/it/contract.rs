@@ -271,3 +271,42 @@ fn platform_events_rule_and_queue_match_the_consumer() {
     let redrive = &resource("PlatformEventsQueue")["Properties"]["RedrivePolicy"];
     assert_eq!(redrive["maxReceiveCount"], 3);
 }
+
+/// Least privilege: no IAM statement of a function allows `*` actions or resources, and only
+/// the function that mails may send mail.
+#[test]
+fn function_policies_name_their_actions_and_resources() {
+    let template = template();
+    for (name, resource) in resources(&template) {
+        if resource["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let policies = resource["Properties"]["Policies"]
+            .as_sequence()
+            .expect("policies");
+        for statement in policies
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        {
+            let actions: Vec<String> = match &statement["Action"] {
+                Yaml::String(a) => vec![a.clone()],
+                Yaml::Sequence(list) => list
+                    .iter()
+                    .filter_map(|a| a.as_str().map(str::to_owned))
+                    .collect(),
+                other => panic!("{name}: unexpected Action {other:?}"),
+            };
+            assert!(!actions.is_empty(), "{name}: a statement without actions");
+            for action in &actions {
+                assert!(!action.contains('*'), "{name}: wildcard action {action}");
+                if action.starts_with("ses:") {
+                    assert_eq!(
+                        name, "OrganisationsFunction",
+                        "only the organisations function mails"
+                    );
+                }
+            }
+            assert_ne!(statement["Resource"], "*", "{name}: wildcard resource");
+        }
+    }
+}
