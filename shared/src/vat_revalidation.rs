@@ -19,7 +19,7 @@ use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
 use crate::domain::organisation::Organisation;
 use crate::domain::vat::VatNumber;
 use crate::domain::verification::ViesAnswer;
-use crate::storage::{from_item, keys, schema, Item, StoreError};
+use crate::storage::{from_item, keys, schema, StoreError};
 
 /// VIES limits concurrent requests per member state (`MS_MAX_CONCURRENT_REQ`).
 pub const MAX_CONCURRENT_PER_STATE: usize = 2;
@@ -112,32 +112,18 @@ async fn due_organisations(app: &App, now: DateTime<Utc>) -> Result<Vec<Organisa
     let store = &app.store;
     let mut due = Vec::new();
     for shard in 0..keys::VAT_CHECK_SHARDS {
-        let mut start: Option<Item> = None;
-        loop {
-            let page = store
-                .client()
-                .query()
-                .table_name(store.table())
-                .index_name(schema::GSI1.name)
-                .key_condition_expression("#queue = :queue AND #due <= :now")
-                .expression_attribute_names("#queue", schema::GSI1.partition_key)
-                .expression_attribute_names("#due", schema::GSI1.sort_key)
-                .expression_attribute_values(
-                    ":queue",
-                    AttributeValue::S(keys::vat_check_queue(shard)),
-                )
-                .expression_attribute_values(":now", AttributeValue::S(keys::vat_check_due(now)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(crate::storage::sdk)?;
-            for item in page.items.unwrap_or_default() {
-                due.push(from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(next) => start = Some(next),
-                None => break,
-            }
+        let query = store
+            .client()
+            .query()
+            .table_name(store.table())
+            .index_name(schema::GSI1.name)
+            .key_condition_expression("#queue = :queue AND #due <= :now")
+            .expression_attribute_names("#queue", schema::GSI1.partition_key)
+            .expression_attribute_names("#due", schema::GSI1.sort_key)
+            .expression_attribute_values(":queue", AttributeValue::S(keys::vat_check_queue(shard)))
+            .expression_attribute_values(":now", AttributeValue::S(keys::vat_check_due(now)));
+        for item in store.query_all(query).await? {
+            due.push(from_item(item)?);
         }
     }
     Ok(due)

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::keys::{self, org_pk};
 use super::organisations::EmailLookup;
-use super::{from_item, key, n, s, to_item, Condition, Item, Store, StoreError};
+use super::{from_item, key, n, s, to_item, Condition, Store, StoreError};
 use crate::domain::activity::ActivityEvent;
 use crate::domain::member::{Member, Role};
 use crate::domain::organisation::Organisation;
@@ -16,29 +16,19 @@ impl Store {
     /// Every member of the organisation: one Query (`begins_with(sk, "MEMBER#")`), more only
     /// when the members exceed DynamoDB's 1 MB page (several thousand members).
     pub async fn members(&self, slug: &Slug) -> Result<Vec<Member>, StoreError> {
-        let mut members = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(org_pk(slug)))
-                .expression_attribute_values(":prefix", s(keys::MEMBER_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(super::sdk)?;
-            for item in page.items.unwrap_or_default() {
-                members.push(from_item(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(next) => start = Some(next),
-                None => return Ok(members),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(org_pk(slug)))
+            .expression_attribute_values(":prefix", s(keys::MEMBER_PREFIX))
+            .consistent_read(true);
+        self.query_all(query)
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
     }
 
     pub async fn member(&self, slug: &Slug, identity: Uuid) -> Result<Option<Member>, StoreError> {

@@ -265,6 +265,28 @@ impl Store {
         Ok(found)
     }
 
+    /// Every item a Query matches, following DynamoDB's 1 MB pages.
+    pub async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query
+                .clone()
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk)?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(next) => start = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// Strongly consistent GetItem.
     pub async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self

@@ -387,33 +387,22 @@ impl Store {
     /// again after an interruption.
     pub async fn sweep_partition(&self, slug: &Slug) -> Result<(), StoreError> {
         let pk = org_pk(slug);
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(&pk))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(super::sdk)?;
-            let keys: Vec<Item> = page
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|k| k.get(keys::SK) != Some(&s(keys::PURGE_SK)))
-                .collect();
-            for chunk in keys.chunks(25) {
-                self.delete_batch(chunk.to_vec()).await?;
-            }
-            match page.last_evaluated_key {
-                Some(next) => start = Some(next),
-                None => break,
-            }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .projection_expression("pk, sk")
+            .consistent_read(true);
+        let keys: Vec<Item> = self
+            .query_all(query)
+            .await?
+            .into_iter()
+            .filter(|k| k.get(keys::SK) != Some(&s(keys::PURGE_SK)))
+            .collect();
+        for chunk in keys.chunks(25) {
+            self.delete_batch(chunk.to_vec()).await?;
         }
         self.client
             .delete_item()
