@@ -20,4 +20,5 @@ lint:
 # Deploy artifacts for arm64 (target/lambda/<function>/bootstrap).
 package:
 	scripts/tools.sh package
-	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" cargo lambda build --release --arm64
+	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" cargo lambda build --release --arm64 \
+	  $(foreach f,$(notdir $(wildcard functions/*)),-p $(f))

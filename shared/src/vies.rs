@@ -16,7 +16,10 @@ use crate::domain::verification::ViesAnswer;
 
 #[derive(Debug, Clone)]
 pub struct ViesClient {
-    http: reqwest::Client,
+    /// Built on the first check: most functions never ask VIES, and building an HTTPS client
+    /// (TLS configuration, root certificates) would only add to their cold start.
+    http: std::sync::Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>,
+    timeout: Duration,
     endpoint: String,
 }
 
@@ -45,24 +48,39 @@ fn registry_text(value: Option<String>) -> Option<String> {
 
 impl ViesClient {
     /// `base_url` without the trailing `/check-vat-number`; `timeout` bounds the whole call.
-    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .build()?;
+    pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
+        let endpoint = format!("{}/check-vat-number", base_url.trim_end_matches('/'));
+        reqwest::Url::parse(&endpoint).map_err(|e| format!("{endpoint}: {e}"))?;
         Ok(Self {
-            http,
-            endpoint: format!("{}/check-vat-number", base_url.trim_end_matches('/')),
+            http: Default::default(),
+            timeout,
+            endpoint,
         })
     }
 
+    fn http(&self) -> Result<&reqwest::Client, &str> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
     pub async fn check(&self, vat: &VatNumber) -> ViesAnswer {
+        let http = match self.http() {
+            Ok(http) => http,
+            Err(e) => return ViesAnswer::Unavailable(format!("no HTTP client: {e}")),
+        };
         let body = serde_json::json!({
             "countryCode": vat.country_code(),
             "vatNumber": vat.number(),
         });
-        let response = match self
-            .http
+        let response = match http
             .post(&self.endpoint)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
