@@ -29,17 +29,5 @@ if ! (exec 3<>"/dev/tcp/127.0.0.1/$DYNAMODB_PORT") 2>/dev/null; then
 fi
 cargo run -q -p devtools --bin create-table
 
-export PATH="$root/.cache/venv/bin:$PATH"
 echo "API on http://127.0.0.1:$PORT (token: LOCAL_JWT_SECRET=$LOCAL_JWT_SECRET cargo run -q -p devtools --bin dev-token)" >&2
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" \
-  --env-var TABLE_NAME="$TABLE_NAME" \
-  --env-var AWS_ENDPOINT_URL_DYNAMODB="$AWS_ENDPOINT_URL_DYNAMODB" \
-  --env-var AWS_REGION="$AWS_REGION" \
-  --env-var AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
-  --env-var AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
-  --env-var LOCAL_JWT_SECRET="$LOCAL_JWT_SECRET" \
-  --env-var RUST_LOG="$RUST_LOG" \
-  --env-var MAIL_OUTBOX_DIR="$MAIL_OUTBOX_DIR" \
-  --env-var PUBLIC_API_URL="$PUBLIC_API_URL" \
-  --env-var VIES_BASE_URL="$VIES_BASE_URL" \
-  --env-var VIES_TIMEOUT_MS="$VIES_TIMEOUT_MS"
+scripts/watch.sh

@@ -27,17 +27,8 @@ for dir in functions/*/; do bins+=(-p "$(basename "$dir")"); done
 cargo build -q "${bins[@]}"
 
 # VIES on a closed port: "could not check" at once instead of waiting for the real service.
-PATH="$venv/bin:$PATH" cargo lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
-  --env-var TABLE_NAME="$TABLE_NAME" \
-  --env-var AWS_ENDPOINT_URL_DYNAMODB="$AWS_ENDPOINT_URL_DYNAMODB" \
-  --env-var AWS_REGION="$AWS_REGION" \
-  --env-var AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" \
-  --env-var AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
-  --env-var LOCAL_JWT_SECRET="$LOCAL_JWT_SECRET" \
-  --env-var MAIL_OUTBOX_DIR="$work/outbox" \
-  --env-var VIES_BASE_URL=http://127.0.0.1:9 \
-  --env-var VIES_TIMEOUT_MS=500 \
-  --env-var RUST_LOG=warn >"$work/watch.log" 2>&1 &
+PORT=$port MAIL_OUTBOX_DIR="$work/outbox" VIES_BASE_URL=http://127.0.0.1:9 VIES_TIMEOUT_MS=500 RUST_LOG=warn \
+  scripts/watch.sh --ignore-changes >"$work/watch.log" 2>&1 &
 watch=$!
 trap 'kill $watch 2>/dev/null; wait $watch 2>/dev/null; rm -rf "$work"' EXIT
 

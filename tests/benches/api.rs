@@ -281,41 +281,26 @@ async fn activity_section() {
     );
     let started = Instant::now();
     let seqs: Vec<u64> = (2..=EVENTS).collect();
-    for chunk in seqs.chunks(25) {
-        let mut requests: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|seq| {
-                let item = shared::storage::to_item(
-                    format!("ORG#{slug}"),
-                    shared::storage::keys::activity_sk(*seq),
-                    &event,
+    let requests: Vec<WriteRequest> = seqs
+        .iter()
+        .map(|seq| {
+            let item = shared::storage::to_item(
+                format!("ORG#{slug}"),
+                shared::storage::keys::activity_sk(*seq),
+                &event,
+            )
+            .expect("item");
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("put"),
                 )
-                .expect("item");
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .expect("put"),
-                    )
-                    .build()
-            })
-            .collect();
-        while !requests.is_empty() {
-            let out = env
-                .store()
-                .client()
-                .batch_write_item()
-                .request_items(&env.table, requests)
-                .send()
-                .await
-                .expect("seed");
-            requests = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(&env.table))
-                .unwrap_or_default();
-        }
-    }
+                .build()
+        })
+        .collect();
+    env.store().write_batch(requests).await.expect("seed");
     env.store()
         .client()
         .update_item()
@@ -407,23 +392,7 @@ async fn seed_vat_schedule(env: &TestEnv, total: usize, due: usize) {
                 .build()
         })
         .collect();
-    for chunk in items.chunks(25) {
-        let mut requests = chunk.to_vec();
-        while !requests.is_empty() {
-            let out = env
-                .store()
-                .client()
-                .batch_write_item()
-                .request_items(&env.table, requests)
-                .send()
-                .await
-                .expect("seed");
-            requests = out
-                .unprocessed_items
-                .and_then(|mut u| u.remove(&env.table))
-                .unwrap_or_default();
-        }
-    }
+    env.store().write_batch(items).await.expect("seed");
     // The organisation the seed was copied from is not part of the measurement.
     make_not_due(env, &slug).await;
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use serde::de::DeserializeOwned;
@@ -263,6 +263,34 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// BatchWriteItem in chunks of 25, until DynamoDB has processed every request (unprocessed
+    /// ones are sent again after a backoff). Not atomic: for sweeps and seeding, never for a
+    /// change users see.
+    pub async fn write_batch(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(sdk)?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    retry::backoff(attempt).await;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every item a Query matches, following DynamoDB's 1 MB pages.

@@ -1,8 +1,6 @@
 //! Reads and writes of the organisation aggregate (profile, members' lookup items, ledger,
 //! lookups outside the partition). Keys and access patterns: [`super::keys`].
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{DeleteRequest, TransactWriteItem, WriteRequest};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -407,21 +405,7 @@ impl Store {
             .into_iter()
             .filter(|k| k.get(keys::SK) != Some(&s(keys::PURGE_SK)))
             .collect();
-        for chunk in keys.chunks(25) {
-            self.delete_batch(chunk.to_vec()).await?;
-        }
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&pk, keys::PURGE_SK)))
-            .send()
-            .await
-            .map_err(super::sdk)?;
-        Ok(())
-    }
-
-    async fn delete_batch(&self, keys: Vec<Item>) -> Result<(), StoreError> {
-        let mut requests: Vec<WriteRequest> = keys
+        let deletes = keys
             .into_iter()
             .map(|k| {
                 WriteRequest::builder()
@@ -434,24 +418,14 @@ impl Store {
                     .build()
             })
             .collect();
-        let mut attempt = 0;
-        while !requests.is_empty() {
-            let output = self
-                .client
-                .batch_write_item()
-                .request_items(&self.table, requests)
-                .send()
-                .await
-                .map_err(super::sdk)?;
-            requests = output
-                .unprocessed_items
-                .and_then(|mut u: HashMap<String, Vec<WriteRequest>>| u.remove(&self.table))
-                .unwrap_or_default();
-            if !requests.is_empty() {
-                attempt += 1;
-                super::retry::backoff(attempt).await;
-            }
-        }
+        self.write_batch(deletes).await?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&pk, keys::PURGE_SK)))
+            .send()
+            .await
+            .map_err(super::sdk)?;
         Ok(())
     }
 }
