@@ -81,6 +81,19 @@ fn create_body(name: &str) -> serde_json::Value {
     })
 }
 
+/// A BatchWriteItem put of `item`, for seeding.
+fn put_request(item: shared::storage::Item) -> aws_sdk_dynamodb::types::WriteRequest {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    WriteRequest::builder()
+        .put_request(
+            PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .expect("put"),
+        )
+        .build()
+}
+
 async fn raw_get_item(env: &TestEnv) -> Figures {
     measure(env, SAMPLES, |_| async {
         env.store()
@@ -255,7 +268,7 @@ async fn members_section() {
 }
 
 async fn activity_section() {
-    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
     const EVENTS: u64 = 100_000;
     let env = TestEnv::new().await;
     let admin = TestUser::new("bench");
@@ -290,14 +303,7 @@ async fn activity_section() {
                 &event,
             )
             .expect("item");
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build()
+            put_request(item)
         })
         .collect();
     env.store().write_batch(requests).await.expect("seed");
@@ -340,7 +346,7 @@ async fn activity_section() {
 
 /// Writes `total` organisations with a VAT number, `due` of them due now, the others in a week.
 async fn seed_vat_schedule(env: &TestEnv, total: usize, due: usize) {
-    use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+    use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
     let admin = TestUser::new("seed");
     let mut body = create_body("Seed Org");
     body["vatNumber"] = json!("NL004495445B01");
@@ -382,14 +388,7 @@ async fn seed_vat_schedule(env: &TestEnv, total: usize, due: usize) {
                 "gsi1sk".into(),
                 AttributeValue::S(shared::storage::keys::vat_check_due(at)),
             );
-            WriteRequest::builder()
-                .put_request(
-                    PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .expect("put"),
-                )
-                .build()
+            put_request(item)
         })
         .collect();
     env.store().write_batch(items).await.expect("seed");

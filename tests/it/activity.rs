@@ -1,21 +1,10 @@
 //! The activity log: events of every endpoint, Spring pages in both directions, constant cost.
 
-use api_tests::{send, ApiRequest, Reply, TestEnv, TestUser};
+use api_tests::{create_organisation, send, ApiRequest, Reply, TestEnv, TestUser};
 use serde_json::{json, Value};
 
 async fn create_org(env: &TestEnv, admin: &TestUser, name: &str) -> String {
-    let reply = send(
-        &env.app,
-        ApiRequest::post("/api/v1/organisations").by(admin).json(json!({
-            "organisationName": name,
-            "organisationType": "BUSINESS",
-            "contactEmail": "ops@example.com",
-            "acceptedAgreements": [{"agreementSlug": "terms-of-service"}, {"agreementSlug": "privacy-policy"}]
-        })),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.body["slug"]["slugValue"].as_str().unwrap().to_owned()
+    create_organisation(&env.app, admin, name, "BUSINESS").await
 }
 
 async fn activity(env: &TestEnv, slug: &str, user: &TestUser, query: &str) -> Reply {

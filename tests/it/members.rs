@@ -1,6 +1,6 @@
 //! Members: `/me`, list, add, remove, and invitations claimed on first use.
 
-use api_tests::{send, ApiRequest, Reply, TestEnv, TestUser};
+use api_tests::{create_organisation, send, ApiRequest, Reply, TestEnv, TestUser};
 use serde_json::{json, Value};
 
 struct Org {
@@ -16,21 +16,8 @@ impl Org {
 
 async fn create_org(env: &TestEnv, name: &str) -> Org {
     let admin = TestUser::new("admin");
-    let reply = send(
-        &env.app,
-        ApiRequest::post("/api/v1/organisations").by(&admin).json(json!({
-            "organisationName": name,
-            "organisationType": "BUSINESS",
-            "contactEmail": "ops@example.com",
-            "acceptedAgreements": [{"agreementSlug": "terms-of-service"}, {"agreementSlug": "privacy-policy"}]
-        })),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    Org {
-        slug: reply.body["slug"]["slugValue"].as_str().unwrap().to_owned(),
-        admin,
-    }
+    let slug = create_organisation(&env.app, &admin, name, "BUSINESS").await;
+    Org { slug, admin }
 }
 
 async fn add(env: &TestEnv, org: &Org, by: &TestUser, body: Value) -> Reply {

@@ -180,8 +180,9 @@ impl Store {
     }
 
     /// A change to an organisation. `guards` come first: the item that moves the revision on
-    /// (with the condition on the revision that was read) and conditions on what the decision
-    /// rested on (the caller's role, …). A failed guard means the read is stale: the whole
+    /// (with the condition on the revision that was read; every membership change moves it too,
+    /// so it also covers the caller's role) and conditions on anything else the decision rested
+    /// on (e.g. the ledger for a delete). A failed guard means the read is stale: the whole
     /// request is retried ([`StoreError::Conflict`]). Failed conditions of `rest` keep their
     /// indexes within `rest`.
     pub async fn commit(
