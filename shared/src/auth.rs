@@ -13,52 +13,35 @@ use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::{Email, Subject};
+use crate::domain::{Caller, Email, Subject};
 use crate::error::ApiError;
 
-/// The authenticated caller, as far as this service needs to know them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub subject: Subject,
-    pub email: Option<Email>,
-    /// Whether the identity provider verified `email`. Only a verified e-mail may claim an
-    /// invitation (issue: members).
-    pub email_verified: bool,
-    pub username: Option<String>,
-}
-
-impl Caller {
-    /// The e-mail address the identity provider vouches for, if any.
-    pub fn verified_email(&self) -> Option<&Email> {
-        self.email.as_ref().filter(|_| self.email_verified)
-    }
-
-    fn from_claims(claims: &HashMap<String, Value>) -> Result<Self, ApiError> {
-        let text = |name: &str| match claims.get(name) {
-            Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
-            _ => None,
-        };
-        let subject = text("sub").and_then(Subject::parse).ok_or_else(|| {
-            ApiError::Unauthenticated("The token has no usable 'sub' claim.".into())
-        })?;
-        let email = text("email").and_then(|e| Email::parse("email", e).ok());
-        // The HttpApi authorizer turns every claim into a string; a local token carries a bool.
-        let email_verified = match claims.get("email_verified") {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-            _ => false,
-        };
-        let username = text("preferred_username")
-            .or_else(|| text("username"))
-            .or_else(|| text("cognito:username"))
-            .map(|s| s.chars().take(255).collect());
-        Ok(Self {
-            subject,
-            email,
-            email_verified,
-            username,
-        })
-    }
+/// The caller the token's claims describe.
+fn caller_from_claims(claims: &HashMap<String, Value>) -> Result<Caller, ApiError> {
+    let text = |name: &str| match claims.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+        _ => None,
+    };
+    let subject = text("sub")
+        .and_then(Subject::parse)
+        .ok_or_else(|| ApiError::Unauthenticated("The token has no usable 'sub' claim.".into()))?;
+    let email = text("email").and_then(|e| Email::parse("email", e).ok());
+    // The HttpApi authorizer turns every claim into a string; a local token carries a bool.
+    let email_verified = match claims.get("email_verified") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    let username = text("preferred_username")
+        .or_else(|| text("username"))
+        .or_else(|| text("cognito:username"))
+        .map(|s| s.chars().take(255).collect());
+    Ok(Caller {
+        subject,
+        email,
+        email_verified,
+        username,
+    })
 }
 
 /// Verifies bearer tokens when no API Gateway authorizer ran (local development only).
@@ -127,7 +110,7 @@ pub fn authenticate(
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
-        return Caller::from_claims(&claims);
+        return caller_from_claims(&claims);
     }
     let Some(verifier) = local else {
         return Err(ApiError::Unauthenticated(
@@ -147,5 +130,5 @@ pub fn authenticate(
         .ok_or_else(|| {
             ApiError::Unauthenticated("The Authorization header must be 'Bearer <token>'.".into())
         })?;
-    Caller::from_claims(&verifier.verify(token)?)
+    caller_from_claims(&verifier.verify(token)?)
 }

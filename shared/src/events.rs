@@ -12,21 +12,20 @@
 //! (another writer got there first) fails a condition, and that event is read again and
 //! decided again.
 
-use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use futures_util::stream::{self, StreamExt};
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
-use crate::domain::ledger::{LedgerDelta, ResourceLedger};
+use crate::domain::change::Decision;
+use crate::domain::decisions::{apply_platform_event, ResourceView};
+use crate::domain::ledger::ResourceLedger;
 use crate::domain::organisation::Organisation;
-use crate::domain::platform::{PlatformEvent, Resource, ResourceRecord, ResourceState};
+use crate::domain::platform::{PlatformEvent, Resource, ResourceRecord};
 use crate::domain::Slug;
-use crate::storage::keys::{self, org_pk};
-use crate::storage::resources::ResourceWrite;
-use crate::storage::retry::{retry, MayConflict};
-use crate::storage::{from_item, key, Item, Store, StoreError};
+use crate::storage::organisations::{Found, Wanted};
+use crate::storage::{Store, StoreError};
 
 /// Organisations whose events are applied at the same time.
 const CONCURRENT_ORGANISATIONS: usize = 16;
@@ -37,12 +36,6 @@ pub enum EventError {
     UnknownOrganisation(Slug),
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl MayConflict for EventError {
-    fn is_conflict(&self) -> bool {
-        matches!(self, Self::Store(e) if e.is_conflict())
-    }
 }
 
 /// What applying an event did.
@@ -139,69 +132,49 @@ async fn apply(
     cache: &mut Known,
     event: &PlatformEvent,
 ) -> Result<Outcome, EventError> {
-    let cached = Cell::new(cache.view(event));
-    let (outcome, view) = retry(|| async {
-        let view = match cached.take() {
-            Some(view) => view,
-            None => View::read(store, event).await?,
-        };
-        apply_to(store, event, view).await
-    })
-    .await?;
+    let mut cached = cache.view(event);
+    let (outcome, view) = store
+        .decide_and_write(
+            |_| {
+                let cached = cached.take();
+                async move {
+                    match cached {
+                        Some(view) => Ok(Some(view)),
+                        None => Ok(Some(View::read(store, event).await?)),
+                    }
+                }
+            },
+            |view: View| decide(event, view),
+        )
+        .await?;
     cache.remember(event, view);
     Ok(outcome)
 }
 
-/// Decides what `event` changes given `view`, and writes it. Returns what is stored after.
-async fn apply_to(
-    store: &Store,
-    event: &PlatformEvent,
-    view: View,
-) -> Result<(Outcome, View), EventError> {
+/// Decides what `event` changes given `view`. The outcome carries what is stored after.
+fn decide(event: &PlatformEvent, view: View) -> Result<Decision<(Outcome, View)>, EventError> {
     let Some(organisation) = view.organisation.clone() else {
         return Err(EventError::UnknownOrganisation(event.organisation.clone()));
     };
-    let Some(state) = event.next_state(view.record.as_ref()) else {
-        return Ok((Outcome::Unchanged, view));
+    let current = ResourceView {
+        organisation,
+        record: view.record.clone(),
+        ledger: view.ledger.clone(),
     };
-    let before = view.record.as_ref().map(|r| &r.state);
-    let delta = LedgerDelta::between(
-        ResourceState::contribution(before),
-        ResourceState::contribution(Some(&state)),
-    );
-    let activity = event.activity(before, &state);
-    let payments = match &event.resource {
-        Resource::PaymentMethod(id)
-            if before.and_then(ResourceState::attached_at) != state.attached_at() =>
-        {
-            Some(view.ledger.with_payment_method(id, state.attached_at()))
-        }
-        _ => None,
-    };
-    let record = event.record(view.record.as_ref(), state);
-    store
-        .write_resource(&ResourceWrite {
-            organisation: &organisation,
-            resource: &event.resource,
-            read_version: view.record.as_ref().map(|r| r.version),
-            record: &record,
-            delta,
-            payments: payments.as_ref(),
-            activity: activity.as_ref(),
-        })
-        .await?;
-    let mut organisation = organisation;
-    if activity.is_some() {
-        organisation.revision += 1;
-    }
-    Ok((
-        Outcome::Applied,
-        View {
-            organisation: Some(organisation),
-            record: Some(record),
-            ledger: payments.unwrap_or(view.ledger),
-        },
-    ))
+    Ok(match apply_platform_event(event, &current) {
+        None => Decision::nothing((Outcome::Unchanged, view)),
+        Some((change, after)) => Decision::write(
+            change,
+            (
+                Outcome::Applied,
+                View {
+                    organisation: Some(after.organisation),
+                    record: after.record,
+                    ledger: after.ledger,
+                },
+            ),
+        ),
+    })
 }
 
 /// What an event's decision rests on.
@@ -217,33 +190,29 @@ struct View {
 impl View {
     /// One BatchGetItem: the profile, the resource's record and (for payment methods) the ledger.
     async fn read(store: &Store, event: &PlatformEvent) -> Result<Self, StoreError> {
-        let pk = org_pk(&event.organisation);
-        let record_sk = keys::resource_sk(&event.resource);
-        let mut found = store
-            .get_many(wanted(event).into_iter().map(|sk| key(&pk, sk)).collect())
+        let read = store
+            .resource_views_by_organisation(&[(event.organisation.clone(), wanted(event))])
             .await?;
-        let mut take = |sk: &str| found.remove(sk);
+        let mut known = Known::default();
+        for (_, found) in read {
+            known.learn(found);
+        }
         Ok(Self {
-            organisation: take(keys::PROFILE_SK).map(from_item).transpose()?,
-            record: take(&record_sk).map(from_item).transpose()?,
-            ledger: take(keys::LEDGER_SK)
-                .map(from_item)
-                .transpose()?
-                .unwrap_or_default(),
+            organisation: known.organisation.flatten(),
+            record: known.records.remove(&event.resource).flatten(),
+            ledger: known.ledger.unwrap_or_default(),
         })
     }
 }
 
-/// The sort keys of what `event` is decided on, in its organisation's partition.
-fn wanted(event: &PlatformEvent) -> Vec<String> {
-    let mut sks = vec![
-        keys::PROFILE_SK.to_owned(),
-        keys::resource_sk(&event.resource),
-    ];
+/// What `event` is decided on, in its organisation's partition: the profile, the resource and,
+/// for payment methods, the ledger.
+fn wanted(event: &PlatformEvent) -> Vec<Wanted> {
+    let mut wanted = vec![Wanted::Profile, Wanted::Resource(event.resource.clone())];
     if matches!(event.resource, Resource::PaymentMethod(_)) {
-        sks.push(keys::LEDGER_SK.to_owned());
+        wanted.push(Wanted::Ledger);
     }
-    sks
+    wanted
 }
 
 /// What is known of one organisation while its events are applied: read for the whole batch,
@@ -278,20 +247,14 @@ impl Known {
         }
     }
 
-    /// Takes in a read item (or its absence) of this organisation. An item that does not map
-    /// stays unknown: the event that needs it reads it again and fails with the reason.
-    fn learn(&mut self, resource: Option<&Resource>, sk: &str, item: Option<Item>) {
-        fn parse<T: serde::de::DeserializeOwned>(item: Option<Item>) -> Option<Option<T>> {
-            item.map(from_item).transpose().ok()
-        }
-        match resource {
-            Some(resource) => {
-                if let Some(record) = parse(item) {
-                    self.records.insert(resource.clone(), record);
-                }
+    /// Takes in what was read of this organisation (or found absent).
+    fn learn(&mut self, found: Found) {
+        match found {
+            Found::Profile(organisation) => self.organisation = Some(organisation.map(|o| *o)),
+            Found::Resource(resource, record) => {
+                self.records.insert(resource, record);
             }
-            None if sk == keys::PROFILE_SK => self.organisation = parse(item),
-            None => self.ledger = parse(item).map(Option::unwrap_or_default),
+            Found::Ledger(ledger) => self.ledger = Some(ledger.unwrap_or_default()),
         }
     }
 }
@@ -301,42 +264,24 @@ async fn read_batch(
     store: &Store,
     by_organisation: &[(Slug, Vec<(String, PlatformEvent)>)],
 ) -> Result<HashMap<Slug, Known>, StoreError> {
-    let mut wanted_keys: Vec<(Slug, String, Option<Resource>)> = Vec::new();
-    let mut seen = HashSet::new();
-    for (slug, events) in by_organisation {
-        for (_, event) in events {
-            for sk in wanted(event) {
-                if seen.insert((slug.clone(), sk.clone())) {
-                    let resource =
-                        (sk == keys::resource_sk(&event.resource)).then(|| event.resource.clone());
-                    wanted_keys.push((slug.clone(), sk, resource));
-                }
-            }
-        }
-    }
-    let found = store
-        .get_all(
-            wanted_keys
+    let wanted_by_organisation: Vec<(Slug, Vec<Wanted>)> = by_organisation
+        .iter()
+        .map(|(slug, events)| {
+            let mut seen = HashSet::new();
+            let wanted = events
                 .iter()
-                .map(|(slug, sk, _)| key(org_pk(slug), sk))
-                .collect(),
-        )
-        .await?;
-    let mut found: HashMap<(String, String), Item> = found
-        .into_iter()
-        .filter_map(|item| {
-            let pk = item.get(keys::PK)?.as_s().ok()?.clone();
-            let sk = item.get(keys::SK)?.as_s().ok()?.clone();
-            Some(((pk, sk), item))
+                .flat_map(|(_, event)| wanted(event))
+                .filter(|w| seen.insert(w.clone()))
+                .collect();
+            (slug.clone(), wanted)
         })
         .collect();
     let mut known: HashMap<Slug, Known> = HashMap::new();
-    for (slug, sk, resource) in wanted_keys {
-        let item = found.remove(&(org_pk(&slug), sk.clone()));
-        known
-            .entry(slug)
-            .or_default()
-            .learn(resource.as_ref(), &sk, item);
+    for (slug, found) in store
+        .resource_views_by_organisation(&wanted_by_organisation)
+        .await?
+    {
+        known.entry(slug).or_default().learn(found);
     }
     Ok(known)
 }

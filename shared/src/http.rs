@@ -5,7 +5,9 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::error::{ApiError, FieldError};
+use crate::domain::input::RequestBody;
+use crate::domain::FieldError;
+use crate::error::ApiError;
 
 /// Bodies larger than this are refused before parsing (API Gateway would accept 10 MB).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -38,14 +40,83 @@ pub fn no_content() -> Response<Body> {
     response
 }
 
-/// Turns a handler's outcome into the response, errors through [`ApiError::into_response`].
+/// Turns a handler's outcome into the response, errors through [`error_response`].
 pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    result.unwrap_or_else(ApiError::into_response)
+    result.unwrap_or_else(error_response)
 }
 
-/// The body as a JSON object whose keys are all in `allowed`. Every problem is a 400 that
-/// names it: no body, too large, not JSON, not an object, fields that are read-only or unknown.
-pub fn json_object(
+/// The one mapping of errors to status codes.
+pub fn status_of(error: &ApiError) -> StatusCode {
+    match error {
+        ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Refused(_) => StatusCode::CONFLICT,
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    message: &'a str,
+    details: &'a [String],
+}
+
+/// The response for `error`: its status, `{message, details}`, and for 401 the
+/// `WWW-Authenticate` challenge. Internal errors are logged with their cause, answered with a
+/// generic message.
+pub fn error_response(error: ApiError) -> Response<Body> {
+    let status = status_of(&error);
+    let message = match &error {
+        ApiError::Internal(source) => {
+            tracing::error!(error = %source, debug = ?source, "request failed");
+            "An internal error occurred on the server.".to_owned()
+        }
+        other => {
+            tracing::info!(status = status.as_u16(), error = %other, "request refused");
+            other.to_string()
+        }
+    };
+    let details: &[String] = match &error {
+        ApiError::BadRequest { details, .. } => details,
+        _ => &[],
+    };
+    let body = serde_json::to_string(&ErrorBody {
+        message: &message,
+        details,
+    })
+    .unwrap_or_else(|_| {
+        r#"{"message":"An internal error occurred on the server.","details":[]}"#.to_owned()
+    });
+    let mut response = json_response(status, body);
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
+}
+
+/// Reads the body as `B` (a plain request struct) and converts it into `T`: the one way request
+/// bodies are read. Every problem is a 400 that names it: no body, too large, not JSON, not an
+/// object, fields that are read-only or unknown, and every field that does not parse.
+pub fn read_body<B, T>(request: &Request) -> Result<T, ApiError>
+where
+    B: RequestBody,
+    T: TryFrom<B, Error = Vec<FieldError>>,
+{
+    let object = json_object(request, B::FIELDS, B::READ_ONLY)?;
+    let body: B =
+        serde_json::from_value(Value::Object(object)).map_err(|e| ApiError::BadRequest {
+            message: "The request body is invalid.".into(),
+            details: vec![format!("body: {e}")],
+        })?;
+    T::try_from(body).map_err(ApiError::invalid_fields)
+}
+
+fn json_object(
     request: &Request,
     allowed: &[&str],
     read_only: &[&str],

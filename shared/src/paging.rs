@@ -4,7 +4,30 @@
 use lambda_http::{Request, RequestExt};
 use serde::Serialize;
 
-use crate::error::{ApiError, FieldError};
+use crate::domain::activity::ActivitySort;
+use crate::domain::member::MemberSort;
+use crate::domain::FieldError;
+use crate::error::ApiError;
+
+/// A field a list can be sorted by.
+pub trait SortField: Copy + 'static {
+    const ALL: &'static [Self];
+    fn wire_name(self) -> &'static str;
+}
+
+impl SortField for MemberSort {
+    const ALL: &'static [Self] = &MemberSort::ALL;
+    fn wire_name(self) -> &'static str {
+        MemberSort::wire_name(self)
+    }
+}
+
+impl SortField for ActivitySort {
+    const ALL: &'static [Self] = &[ActivitySort::CreatedAt];
+    fn wire_name(self) -> &'static str {
+        "createdAt"
+    }
+}
 
 pub const MAX_PAGE_SIZE: u32 = 100;
 
@@ -16,21 +39,20 @@ pub enum Direction {
 
 /// A validated page request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PageRequest {
+pub struct PageRequest<S> {
     pub page: u32,
     pub size: u32,
-    pub sort_field: &'static str,
+    pub sort: S,
     pub direction: Direction,
 }
 
-impl PageRequest {
+impl<S: SortField> PageRequest<S> {
     /// Reads `page` (>= 0), `size` (1..=100) and `sort` (`field` or `field,asc|desc`, field one
     /// of `sortable`). Anything else is a 400 that says what is allowed.
     pub fn from_query(
         request: &Request,
         default_size: u32,
-        sortable: &[&'static str],
-        default_sort: (&'static str, Direction),
+        default_sort: (S, Direction),
     ) -> Result<Self, ApiError> {
         let query = request.query_string_parameters_ref();
         let one = |name: &str| -> Result<Option<&str>, FieldError> {
@@ -66,11 +88,11 @@ impl PageRequest {
             };
         let page = number("page", 0, 0..=i32::MAX as u32);
         let size = number("size", default_size, 1..=MAX_PAGE_SIZE);
-        let (sort_field, direction) = match one("sort") {
+        let (sort, direction) = match one("sort") {
             Ok(None) => default_sort,
             Ok(Some(raw)) => {
                 let (field, dir) = raw.split_once(',').unwrap_or((raw, "asc"));
-                let field = sortable.iter().find(|f| **f == field.trim());
+                let field = S::ALL.iter().find(|f| f.wire_name() == field.trim());
                 let dir = match dir.trim().to_ascii_lowercase().as_str() {
                     "asc" => Some(Direction::Asc),
                     "desc" => Some(Direction::Desc),
@@ -83,7 +105,11 @@ impl PageRequest {
                             "sort",
                             format!(
                                 "must be 'field' or 'field,asc|desc' with field one of {}",
-                                sortable.join(", ")
+                                S::ALL
+                                    .iter()
+                                    .map(|f| f.wire_name())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         ));
                         default_sort
@@ -101,11 +127,13 @@ impl PageRequest {
         Ok(Self {
             page,
             size,
-            sort_field,
+            sort,
             direction,
         })
     }
+}
 
+impl<S> PageRequest<S> {
     pub fn offset(&self) -> u64 {
         u64::from(self.page) * u64::from(self.size)
     }
@@ -153,7 +181,7 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    pub fn new(content: Vec<T>, request: &PageRequest, total_elements: u64) -> Self {
+    pub fn new<S>(content: Vec<T>, request: &PageRequest<S>, total_elements: u64) -> Self {
         let size = u64::from(request.size);
         let total_pages = u32::try_from(total_elements.div_ceil(size)).unwrap_or(u32::MAX);
         let number_of_elements = u32::try_from(content.len()).unwrap_or(u32::MAX);

@@ -8,18 +8,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::app::App;
-use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
+use crate::domain::change::Decision;
+use crate::domain::decisions;
 use crate::domain::organisation::Organisation;
 use crate::domain::vat::VatNumber;
 use crate::domain::verification::ViesAnswer;
-use crate::storage::{from_item, keys, schema, StoreError};
+use crate::storage::StoreError;
 
 /// VIES limits concurrent requests per member state (`MS_MAX_CONCURRENT_REQ`).
 pub const MAX_CONCURRENT_PER_STATE: usize = 2;
@@ -47,7 +47,7 @@ pub async fn run(
     now: DateTime<Utc>,
     stop_at: Instant,
 ) -> Result<RevalidationReport, StoreError> {
-    let mut due = due_organisations(app, now).await?;
+    let mut due = app.store.vat_checks_due(now).await?;
     due.sort_by_key(|o| o.vat_next_check_at);
     let mut report = RevalidationReport {
         due: due.len(),
@@ -107,83 +107,37 @@ pub async fn run(
     Ok(report)
 }
 
-/// Every organisation whose VAT check is due at `now`: one Query per shard of the sparse index.
-async fn due_organisations(app: &App, now: DateTime<Utc>) -> Result<Vec<Organisation>, StoreError> {
-    let store = &app.store;
-    let mut due = Vec::new();
-    for shard in 0..keys::VAT_CHECK_SHARDS {
-        let query = store
-            .client()
-            .query()
-            .table_name(store.table())
-            .index_name(schema::GSI1.name)
-            .key_condition_expression("#queue = :queue AND #due <= :now")
-            .expression_attribute_names("#queue", schema::GSI1.partition_key)
-            .expression_attribute_names("#due", schema::GSI1.sort_key)
-            .expression_attribute_values(":queue", AttributeValue::S(keys::vat_check_queue(shard)))
-            .expression_attribute_values(":now", AttributeValue::S(keys::vat_check_due(now)));
-        for item in store.query_all(query).await? {
-            due.push(from_item(item)?);
-        }
-    }
-    Ok(due)
-}
-
 /// Writes VIES's answer. The index copy may be stale (GSIs are eventually consistent): on a
 /// conflict the profile is read again and the answer applied to it, unless its VAT number has
-/// changed meanwhile (then that change has scheduled its own check). Returns whether the status
-/// changed.
+/// changed meanwhile (then that change has scheduled its own check), or it is gone. Returns
+/// whether the status changed.
 async fn record(
     app: &App,
-    mut organisation: Organisation,
+    organisation: Organisation,
     vat: &VatNumber,
     answer: &ViesAnswer,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let store = &app.store;
-    for attempt in 1..=crate::storage::retry::MAX_ATTEMPTS {
-        let read_revision = organisation.revision;
-        let before = organisation.verification.vat_status;
-        let changed = organisation.record_vies_answer(answer, now);
-        let mut writes = Vec::new();
-        if changed {
-            organisation.revision += 1;
-            let after = organisation
-                .verification
-                .vat_status
-                .map_or("none", |s| s.as_str());
-            let event = ActivityEvent::new(
-                ActivityType::VatStatusChanged,
-                Actor::system(),
-                format!(
-                    "VAT number {vat} is now {after} (was {}): {}",
-                    before.map_or("none", |s| s.as_str()),
-                    answer.describe()
-                ),
-                now,
-            );
-            writes.push(store.put_activity(&organisation.slug, organisation.revision, &event)?);
-        }
-        match store
-            .commit(
-                vec![store.put_profile(&organisation, read_revision)?],
-                writes,
-            )
-            .await
-        {
-            Ok(()) => return Ok(changed),
-            Err(StoreError::Conflict) => {
-                crate::storage::retry::backoff(attempt).await;
-                match store.organisation(&organisation.slug).await? {
-                    Some(fresh) if fresh.vat_code.as_deref() == Some(vat.as_string().as_str()) => {
-                        organisation = fresh
+    let slug = organisation.slug.clone();
+    let mut from_index = Some(organisation);
+    store
+        .decide_and_write(
+            |_| {
+                let first = from_index.take();
+                let slug = &slug;
+                async move {
+                    match first {
+                        Some(organisation) => Ok(Some(Some(organisation))),
+                        None => store.organisation(slug).await.map(Some),
                     }
-                    // Deleted, or given another number: nothing to record.
-                    _ => return Ok(false),
                 }
-            }
-            Err(other) => return Err(other),
-        }
-    }
-    Err(StoreError::Conflict)
+            },
+            |organisation: Option<Organisation>| {
+                Ok(organisation
+                    .and_then(|o| decisions::record_vies_answer(&o, vat, answer, now))
+                    .unwrap_or(Decision::nothing(false)))
+            },
+        )
+        .await
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use api_tests::events::Reply;
 use api_tests::{ApiRequest, TestEnv, TestUser};
 use serde_json::json;
-use shared::storage::key;
+use shared::domain::Slug;
+use shared::storage::entities::ActivityEntry;
+use shared::storage::keys::Key;
 
 const SAMPLES: usize = 200;
 
@@ -81,23 +83,10 @@ fn create_body(name: &str) -> serde_json::Value {
     })
 }
 
-/// A BatchWriteItem put of `item`, for seeding.
-fn put_request(item: shared::storage::Item) -> aws_sdk_dynamodb::types::WriteRequest {
-    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-    WriteRequest::builder()
-        .put_request(
-            PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .expect("put"),
-        )
-        .build()
-}
-
 async fn raw_get_item(env: &TestEnv) -> Figures {
     measure(env, SAMPLES, |_| async {
         env.store()
-            .get(key("ORG#baseline", "PROFILE"))
+            .get(Key::profile(&Slug::parse("baseline").expect("slug")))
             .await
             .expect("GetItem");
     })
@@ -268,7 +257,7 @@ async fn members_section() {
 }
 
 async fn activity_section() {
-    use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+    use aws_sdk_dynamodb::types::AttributeValue;
     const EVENTS: u64 = 100_000;
     let env = TestEnv::new().await;
     let admin = TestUser::new("bench");
@@ -294,24 +283,23 @@ async fn activity_section() {
     );
     let started = Instant::now();
     let seqs: Vec<u64> = (2..=EVENTS).collect();
-    let requests: Vec<WriteRequest> = seqs
+    let entries: Vec<ActivityEntry<'_>> = seqs
         .iter()
-        .map(|seq| {
-            let item = shared::storage::to_item(
-                format!("ORG#{slug}"),
-                shared::storage::keys::activity_sk(*seq),
-                &event,
-            )
-            .expect("item");
-            put_request(item)
+        .map(|seq| ActivityEntry {
+            seq: *seq,
+            event: &event,
         })
         .collect();
-    env.store().write_batch(requests).await.expect("seed");
+    let org_slug = Slug::parse(&slug).expect("slug");
+    env.store()
+        .seed_all(&entries, &org_slug)
+        .await
+        .expect("seed");
     env.store()
         .client()
         .update_item()
         .table_name(&env.table)
-        .set_key(Some(key(format!("ORG#{slug}"), "PROFILE")))
+        .set_key(Some(Key::profile(&org_slug).into_item()))
         .update_expression("SET revision = :r")
         .expression_attribute_values(":r", AttributeValue::N(EVENTS.to_string()))
         .send()
@@ -346,7 +334,6 @@ async fn activity_section() {
 
 /// Writes `total` organisations with a VAT number, `due` of them due now, the others in a week.
 async fn seed_vat_schedule(env: &TestEnv, total: usize, due: usize) {
-    use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
     let admin = TestUser::new("seed");
     let mut body = create_body("Seed Org");
     body["vatNumber"] = json!("NL004495445B01");
@@ -363,35 +350,27 @@ async fn seed_vat_schedule(env: &TestEnv, total: usize, due: usize) {
         .to_owned();
     let template = env
         .store()
-        .get(key(format!("ORG#{slug}"), "PROFILE"))
+        .organisation(&Slug::parse(&slug).expect("slug"))
         .await
         .expect("read")
         .expect("profile");
     let now = chrono::Utc::now();
-    let items: Vec<WriteRequest> = (0..total)
+    let organisations: Vec<shared::domain::organisation::Organisation> = (0..total)
         .map(|i| {
-            let slug = shared::domain::Slug::parse(&format!("seeded-{i}")).expect("slug");
-            let at = if i < due {
+            let mut organisation = template.clone();
+            organisation.slug = Slug::parse(&format!("seeded-{i}")).expect("slug");
+            organisation.vat_next_check_at = Some(if i < due {
                 now - chrono::Duration::hours(1)
             } else {
                 now + chrono::Duration::days(7)
-            };
-            let mut item = template.clone();
-            item.insert("pk".into(), AttributeValue::S(format!("ORG#{slug}")));
-            item.insert("slug".into(), AttributeValue::S(slug.to_string()));
-            let shard = shared::storage::keys::vat_check_shard(&slug);
-            item.insert(
-                "gsi1pk".into(),
-                AttributeValue::S(shared::storage::keys::vat_check_queue(shard)),
-            );
-            item.insert(
-                "gsi1sk".into(),
-                AttributeValue::S(shared::storage::keys::vat_check_due(at)),
-            );
-            put_request(item)
+            });
+            organisation
         })
         .collect();
-    env.store().write_batch(items).await.expect("seed");
+    env.store()
+        .seed_all(&organisations, &template.slug)
+        .await
+        .expect("seed");
     // The organisation the seed was copied from is not part of the measurement.
     make_not_due(env, &slug).await;
 }
@@ -401,7 +380,9 @@ async fn make_not_due(env: &TestEnv, slug: &str) {
         .client()
         .update_item()
         .table_name(&env.table)
-        .set_key(Some(key(format!("ORG#{slug}"), "PROFILE")))
+        .set_key(Some(
+            Key::profile(&Slug::parse(slug).expect("slug")).into_item(),
+        ))
         .update_expression("REMOVE gsi1pk, gsi1sk")
         .send()
         .await

@@ -9,13 +9,14 @@ use api_tests::{dispatch, TestEnv};
 use chrono::Utc;
 use serde_json::Value;
 use shared::domain::activity::{ActivityEvent, ActivityType, Actor};
+use shared::domain::change::{member_writes, Change, Profile, Record, Write};
 use shared::domain::member::{KubernetesRole, Member, Role};
 use shared::domain::organisation::{Organisation, OrganisationName, OrganisationType};
+use shared::domain::records::{EmailCode, IdentityLookup};
 use shared::domain::vat::VatNumber;
 use shared::domain::verification::{code_hash, EmailKind, ViesAnswer};
 use shared::domain::{Email, Slug, Subject};
 use shared::routes::ROUTES;
-use shared::storage::organisations::EmailCode;
 
 /// What the fixtures name (see their JSON).
 const SUBJECT: &str = "00000000-0000-4000-8000-00000000a11c";
@@ -100,19 +101,13 @@ async fn seed(env: &TestEnv) {
         now,
     );
     let code = EmailCode {
+        code_hash: code_hash(CODE),
         slug: slug.clone(),
         kind: EmailKind::Contact,
         email: organisation.contact_email.clone(),
         created_at: now,
         expires_at: (now + chrono::Duration::hours(24)).timestamp(),
     };
-    let store = env.store();
-    let extra = vec![store.put_email_code(&code_hash(CODE), &code).unwrap()];
-    store
-        .create_organisation(&organisation, &admin, &event, None, extra)
-        .await
-        .unwrap()
-        .unwrap();
     let bob = Member {
         identity: MEMBER.parse().unwrap(),
         email: Some(Email::parse("e", "bob@example.com").unwrap()),
@@ -122,10 +117,22 @@ async fn seed(env: &TestEnv) {
         subject: None,
         joined_at: now,
     };
-    store
-        .transact(store.put_member_items(&slug, &bob).unwrap())
-        .await
-        .unwrap();
+    let change = Change {
+        slug: slug.clone(),
+        profile: Profile::Create(organisation.clone()),
+        activity: Some(event),
+        writes: vec![
+            Write::insert(Record::OrganisationIdentity(IdentityLookup {
+                identity: organisation.identity,
+                slug: slug.clone(),
+            })),
+            Write::insert(Record::EmailCode(code)),
+        ],
+        ledger: None,
+    }
+    .with_all(member_writes(&admin))
+    .with_all(member_writes(&bob));
+    env.store().write(&change).await.unwrap();
 }
 
 #[tokio::test]

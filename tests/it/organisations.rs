@@ -6,9 +6,13 @@ use api_tests::faults::TransactionConflicts;
 use api_tests::{ApiRequest, TestEnv, TestUser};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
+use shared::domain::ledger::ResourceLedger;
 use shared::domain::member::{KubernetesRole, Member, Role};
 use shared::domain::{Email, Slug, Subject};
-use shared::storage::keys;
+use shared::storage::keys::Key;
+
+const MEMBER_PREFIX: &str = "MEMBER#";
+const ACTIVITY_PREFIX: &str = "ACTIVITY#";
 
 async fn call(env: &TestEnv, request: ApiRequest) -> Reply {
     Reply::from_response(organisations::handle(&env.app, request.build()).await)
@@ -65,9 +69,7 @@ async fn add_member(env: &TestEnv, slug: &str, user: &TestUser, role: Role) {
         subject: Subject::parse(&user.sub),
         joined_at: chrono::Utc::now(),
     };
-    let slug = Slug::parse(slug).unwrap();
-    let writes = env.store().put_member_items(&slug, &member).unwrap();
-    env.store().transact(writes).await.unwrap();
+    env.seed_member(slug, &member).await;
 }
 
 #[tokio::test]
@@ -98,15 +100,15 @@ async fn create_returns_every_field_and_makes_the_caller_admin() {
     assert_eq!(fields.len(), 17, "the spec's 17 fields: {fields:?}");
 
     // The creator is the first admin, bound to their token subject.
-    let members = items(&env, "acme-cloud", keys::MEMBER_PREFIX).await;
+    let members = items(&env, "acme-cloud", MEMBER_PREFIX).await;
     assert_eq!(members.len(), 1);
-    let member: Member = shared::storage::from_item(members[0].clone()).unwrap();
+    let member: Member = shared::storage::entities::from_item(members[0].clone()).unwrap();
     assert_eq!(member.role, Role::Admin);
     assert_eq!(member.subject.unwrap().as_str(), alice.sub);
     assert_eq!(member.email.unwrap().as_str(), alice.email());
 
     // Its activity event was written with it.
-    let events = items(&env, "acme-cloud", keys::ACTIVITY_PREFIX).await;
+    let events = items(&env, "acme-cloud", ACTIVITY_PREFIX).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
         events[0]["sk"],
@@ -604,7 +606,7 @@ async fn patch_changes_listed_fields_and_refuses_the_rest() {
     let got = call(&env, ApiRequest::get(&path).by(&admin)).await;
     assert_eq!(got.body["vatCodeValidated"], false);
     assert_eq!(got.body["acceptedTerms"], true);
-    let events = items(&env, "patch-me", keys::ACTIVITY_PREFIX).await;
+    let events = items(&env, "patch-me", ACTIVITY_PREFIX).await;
     assert_eq!(events.len(), 3);
     assert_eq!(
         events[1]["type"],
@@ -627,10 +629,7 @@ async fn patch_changes_listed_fields_and_refuses_the_rest() {
     )
     .await;
     assert_eq!(same.status, 200);
-    assert_eq!(
-        items(&env, "patch-me", keys::ACTIVITY_PREFIX).await.len(),
-        3
-    );
+    assert_eq!(items(&env, "patch-me", ACTIVITY_PREFIX).await.len(), 3);
 }
 
 #[tokio::test]
@@ -693,12 +692,13 @@ async fn concurrent_patches_lose_no_update() {
     assert_eq!(got["billingEmail"], "b@example.com");
     assert_eq!(got["vatCode"], "BE0403170701");
     // One gap-free event per change.
-    let events = items(&env, "busy-org", keys::ACTIVITY_PREFIX).await;
+    let events = items(&env, "busy-org", ACTIVITY_PREFIX).await;
     let sks: Vec<String> = events
         .iter()
         .map(|e| e["sk"].as_s().unwrap().clone())
         .collect();
-    let expected: Vec<String> = (1..=6).map(keys::activity_sk).collect();
+    let busy = Slug::parse("busy-org").unwrap();
+    let expected: Vec<String> = (1..=6).map(|seq| Key::activity(&busy, seq).sk).collect();
     assert_eq!(sks, expected);
 }
 
@@ -753,47 +753,27 @@ async fn delete_is_guarded_by_the_ledger_and_removes_everything() {
     let delete_path = format!("/api/v1/organisations/{identity}");
 
     // Active resources block the delete, with a message that says which.
-    let ledger = |clusters: u64, accounts: u64, tenants: u64| {
-        let mut item = shared::storage::key(format!("ORG#{slug}"), keys::LEDGER_SK);
-        item.insert(
-            "active_clusters".into(),
-            AttributeValue::N(clusters.to_string()),
-        );
-        item.insert(
-            "cloud_accounts".into(),
-            AttributeValue::N(accounts.to_string()),
-        );
-        item.insert(
-            "monitoring_tenants".into(),
-            AttributeValue::N(tenants.to_string()),
-        );
-        item
+    let ledger = |clusters: u64, accounts: u64, tenants: u64| ResourceLedger {
+        active_clusters: clusters,
+        cloud_accounts: accounts,
+        monitoring_tenants: tenants,
+        ..ResourceLedger::default()
     };
+    let org_slug = Slug::parse(&slug).unwrap();
     for (clusters, accounts, tenants, says) in [
         (2, 0, 0, "2 active clusters"),
         (0, 1, 0, "1 configured cloud account"),
         (0, 0, 1, "1 active monitoring tenant"),
     ] {
         env.store()
-            .client()
-            .put_item()
-            .table_name(&env.table)
-            .set_item(Some(ledger(clusters, accounts, tenants)))
-            .send()
+            .seed(&ledger(clusters, accounts, tenants), &org_slug)
             .await
             .unwrap();
         let reply = call(&env, ApiRequest::delete(&delete_path).by(&admin)).await;
         assert_eq!(reply.status, 400);
         assert!(reply.message().contains(says), "{}", reply.message());
     }
-    env.store()
-        .client()
-        .put_item()
-        .table_name(&env.table)
-        .set_item(Some(ledger(0, 0, 0)))
-        .send()
-        .await
-        .unwrap();
+    env.store().seed(&ledger(0, 0, 0), &org_slug).await.unwrap();
 
     let reply = call(&env, ApiRequest::delete(&delete_path).by(&admin)).await;
     assert_eq!(reply.status, 204, "{}", reply.body);
@@ -827,10 +807,7 @@ async fn delete_is_guarded_by_the_ledger_and_removes_everything() {
     // The deletion is on record.
     let record = env
         .store()
-        .get(shared::storage::key(
-            format!("DELETED#{identity}"),
-            keys::DELETED_SK,
-        ))
+        .get(Key::deletion(identity.parse().unwrap()))
         .await
         .unwrap();
     assert!(record.is_some());
@@ -845,11 +822,10 @@ async fn a_slug_is_not_reused_while_its_partition_is_being_swept() {
     let env = TestEnv::new().await;
     let admin = TestUser::new("sweeper");
     env.store()
-        .client()
-        .put_item()
-        .table_name(&env.table)
-        .set_item(Some(shared::storage::key("ORG#sweeping", keys::PURGE_SK)))
-        .send()
+        .seed(
+            &shared::storage::entities::PurgeMarker {},
+            &Slug::parse("sweeping").unwrap(),
+        )
         .await
         .unwrap();
     let org = create(&env, &admin, "Sweeping").await;

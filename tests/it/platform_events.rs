@@ -14,7 +14,13 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use shared::domain::ledger::ResourceLedger;
 use shared::domain::platform::{EventKind, ResourceRecord, ResourceState};
-use shared::storage::{from_item, keys};
+use shared::storage::entities::from_item;
+use shared::storage::keys::Key;
+
+const CLUSTER_PREFIX: &str = "CLUSTER#";
+const CLOUD_ACCOUNT_PREFIX: &str = "CLOUDACCOUNT#";
+const TENANT_PREFIX: &str = "TENANT#";
+const PAYMENT_PREFIX: &str = "PAYMENT#";
 
 /// The organisation the fixtures name.
 async fn acme(env: &TestEnv) -> (String, TestUser) {
@@ -284,7 +290,9 @@ async fn malformed_bodies_and_unknown_organisations_fail_alone() {
     assert_eq!(counters(&ledger(&env, &slug).await), [1, 8000, 16384, 0, 0]);
     assert!(env
         .store()
-        .get(shared::storage::key("ORG#nobody-here", keys::LEDGER_SK))
+        .get(Key::ledger(
+            &shared::domain::Slug::parse("nobody-here").unwrap()
+        ))
         .await
         .unwrap()
         .is_none());
@@ -649,7 +657,7 @@ async fn totals_equal_a_recomputation_from_the_resource_items() {
         let stored = ledger(&env, &slug).await;
         // The ledger is the sum of the records...
         let mut recomputed = ResourceLedger::default();
-        for state in records(&env, &slug, keys::CLUSTER_PREFIX).await.values() {
+        for state in records(&env, &slug, CLUSTER_PREFIX).await.values() {
             if let ResourceState::ClusterActive {
                 cpu_millicores,
                 memory_mib,
@@ -660,17 +668,14 @@ async fn totals_equal_a_recomputation_from_the_resource_items() {
                 recomputed.total_memory_mib += u64::from(*memory_mib);
             }
         }
-        for state in records(&env, &slug, keys::CLOUD_ACCOUNT_PREFIX)
-            .await
-            .values()
-        {
+        for state in records(&env, &slug, CLOUD_ACCOUNT_PREFIX).await.values() {
             recomputed.cloud_accounts += u64::from(*state == ResourceState::CloudAccountConfigured);
         }
-        for state in records(&env, &slug, keys::TENANT_PREFIX).await.values() {
+        for state in records(&env, &slug, TENANT_PREFIX).await.values() {
             recomputed.monitoring_tenants +=
                 u64::from(*state == ResourceState::MonitoringTenantActive);
         }
-        let attached: HashMap<String, DateTime<Utc>> = records(&env, &slug, keys::PAYMENT_PREFIX)
+        let attached: HashMap<String, DateTime<Utc>> = records(&env, &slug, PAYMENT_PREFIX)
             .await
             .into_iter()
             .filter_map(|(id, state)| Some((id, state.attached_at()?)))

@@ -144,27 +144,15 @@ async fn bad_codes_change_nothing() {
 
     // An expired code (TTL deletion is lazy) is refused even while it is still stored.
     let expired = "B".repeat(43);
-    let mut item = shared::storage::to_item(
-        shared::storage::keys::email_code_pk(&shared::domain::verification::code_hash(&expired)),
-        shared::storage::keys::EMAIL_CODE_SK,
-        &shared::storage::organisations::EmailCode {
-            slug: shared::domain::Slug::parse(&slug).unwrap(),
-            kind: shared::domain::verification::EmailKind::Contact,
-            email: shared::domain::Email::parse("e", "new@acme.example").unwrap(),
-            created_at: chrono::Utc::now() - chrono::Duration::hours(25),
-            expires_at: (chrono::Utc::now() - chrono::Duration::hours(1)).timestamp(),
-        },
-    )
-    .unwrap();
-    item.remove("nothing");
-    env.store()
-        .client()
-        .put_item()
-        .table_name(&env.table)
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
+    let record = shared::domain::records::EmailCode {
+        code_hash: shared::domain::verification::code_hash(&expired),
+        slug: shared::domain::Slug::parse(&slug).unwrap(),
+        kind: shared::domain::verification::EmailKind::Contact,
+        email: shared::domain::Email::parse("e", "new@acme.example").unwrap(),
+        created_at: chrono::Utc::now() - chrono::Duration::hours(25),
+        expires_at: (chrono::Utc::now() - chrono::Duration::hours(1)).timestamp(),
+    };
+    env.store().seed(&record, &record.slug).await.unwrap();
     let reply = verify(&env, &expired).await;
     assert_eq!(reply.status, 400);
     assert!(reply.message().contains("expired"));

@@ -2,6 +2,8 @@
 //! their next due time, a transient fault never unverifies, runs are idempotent and stop before
 //! their deadline.
 
+use shared::domain::Slug;
+use shared::storage::keys::Key;
 use std::time::{Duration, Instant};
 
 use api_tests::vies::{FakeVies, Vies};
@@ -24,7 +26,7 @@ async fn create(env: &TestEnv, admin: &TestUser, name: &str, vat: &str) -> Strin
 
 async fn profile(env: &TestEnv, slug: &str) -> std::collections::HashMap<String, AttributeValue> {
     env.store()
-        .get(shared::storage::key(format!("ORG#{slug}"), "PROFILE"))
+        .get(Key::profile(&Slug::parse(slug).unwrap()))
         .await
         .unwrap()
         .unwrap()
@@ -49,7 +51,7 @@ async fn make_due(env: &TestEnv, slug: &str, at: chrono::DateTime<chrono::Utc>) 
         .client()
         .update_item()
         .table_name(&env.table)
-        .set_key(Some(shared::storage::key(format!("ORG#{slug}"), "PROFILE")))
+        .set_key(Some(Key::profile(&Slug::parse(slug).unwrap()).into_item()))
         .update_expression("SET gsi1sk = :due")
         .expression_attribute_values(
             ":due",

@@ -189,6 +189,32 @@ impl TestEnv {
 
     /// The items of the organisation's partition whose sort key starts with `prefix` (all of
     /// them for `""`), read straight from the table.
+    /// Seeds the records of a membership (member, by subject, by e-mail) as they are, without
+    /// a change of the organisation: for tests whose subject is not the members endpoint.
+    pub async fn seed_member(&self, slug: &str, member: &shared::domain::member::Member) {
+        use shared::storage::entities::MemberBySubject;
+        let slug = shared::domain::Slug::parse(slug).expect("a slug");
+        let store = self.store();
+        store.seed(member, &slug).await.expect("seed member");
+        if member.subject.is_some() {
+            store
+                .seed(&MemberBySubject(member), &slug)
+                .await
+                .expect("seed member by subject");
+        }
+        if let Some(email) = &member.email {
+            let lookup = shared::domain::records::EmailLookup {
+                email: email.clone(),
+                member_identity: member.identity,
+                subject: member.subject.clone(),
+            };
+            store
+                .seed(&lookup, &slug)
+                .await
+                .expect("seed member by e-mail");
+        }
+    }
+
     pub async fn partition(&self, slug: &str, prefix: &str) -> Vec<shared::storage::Item> {
         let query = self
             .store()

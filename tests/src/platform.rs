@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::{json, Value};
 use shared::domain::ledger::ResourceLedger;
 use shared::domain::platform::EventKind;
+use shared::domain::Slug;
 use shared::events::SqsEvent;
-use shared::storage::{from_item, key, keys};
+use shared::storage::entities::from_item;
+use shared::storage::keys::Key;
 use shared::App;
 
 use crate::dynamodb::repo_root;
@@ -116,7 +118,7 @@ pub async fn deliver_bodies(
 /// The organisation's `LEDGER` item as stored (all zero when there is none).
 pub async fn ledger(env: &TestEnv, slug: &str) -> ResourceLedger {
     env.store()
-        .get(key(format!("ORG#{slug}"), keys::LEDGER_SK))
+        .get(Key::ledger(&Slug::parse(slug).expect("a slug")))
         .await
         .expect("read the ledger")
         .map(from_item)

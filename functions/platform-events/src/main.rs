@@ -1,3 +1,6 @@
+// The write path nests the SDK's futures deeper than the default limit of 128 queries.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use shared::events::SqsEvent;
 

@@ -4,13 +4,14 @@ use lambda_http::{Body, Request, Response};
 
 use crate::access::{self, Permission, Reads};
 use crate::app::App;
+use crate::domain::activity::ActivitySort;
 use crate::error::ApiError;
 use crate::http::ok_json;
 use crate::paging::{Direction, Page, PageRequest};
 use crate::routes::PathParams;
 
 /// The sequence numbers (1-based, inclusive) of page `page` of a log of `total` events.
-pub fn page_range(total: u64, page: &PageRequest) -> (u64, u64) {
+pub fn page_range<S>(total: u64, page: &PageRequest<S>) -> (u64, u64) {
     let size = u64::from(page.size);
     let skip = page.offset();
     if skip >= total {
@@ -27,8 +28,7 @@ pub async fn list(
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
-    let page =
-        PageRequest::from_query(request, 50, &["createdAt"], ("createdAt", Direction::Desc))?;
+    let page = PageRequest::from_query(request, 50, (ActivitySort::CreatedAt, Direction::Desc))?;
     let access =
         access::authorise_request(app, request, params, Permission::Read, Reads::default()).await?;
     let slug = &access.organisation.slug;
@@ -47,11 +47,11 @@ pub async fn list(
 mod tests {
     use super::*;
 
-    fn page(page: u32, size: u32, direction: Direction) -> PageRequest {
+    fn page(page: u32, size: u32, direction: Direction) -> PageRequest<ActivitySort> {
         PageRequest {
             page,
             size,
-            sort_field: "createdAt",
+            sort: ActivitySort::CreatedAt,
             direction,
         }
     }

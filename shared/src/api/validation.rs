@@ -1,87 +1,52 @@
 //! Verification endpoints: `GET .../validation-status`, `GET|POST .../validation-status/vat`,
-//! `GET /validations/verify-email/{code}` (no token: the code is the credential), and the
-//! e-mail challenges that create and PATCH issue.
+//! `GET /validations/verify-email/{code}` (no token: the code is the credential), and the mail
+//! of the e-mail challenges that create and PATCH issue.
 
 use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::access::{self, authorise, Access, Permission, Reads};
+use crate::access::{self, Access, Permission, Reads};
 use crate::app::App;
-use crate::domain::activity::{ActivityEvent, ActivityType, Actor, ActorType};
+use crate::domain::change::{Decision, Refusal};
+use crate::domain::decisions;
 use crate::domain::organisation::Organisation;
 use crate::domain::verification::{
-    code_hash, new_code, normalise_entity_text, parse_code, EmailKind, VatStatus, CODE_VALIDITY,
+    code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge, LegalEntityConfirmation,
+    VatStatus,
 };
-use crate::domain::Email;
-use crate::error::{ApiError, FieldError};
-use crate::http::{field, json_object, ok_json};
+use crate::error::ApiError;
+use crate::http::{field, ok_json, read_body};
 use crate::mail::OutgoingMail;
 use crate::routes::PathParams;
-use crate::storage::organisations::EmailCode;
-use crate::storage::{retry_on_conflict, Store, StoreError};
 
-/// A verification code for one address: its hash is written in the transaction of the change
-/// that set the address, the code itself is mailed after that transaction committed.
-#[derive(Debug, Clone)]
-pub struct EmailChallenge {
-    code: String,
-    record: EmailCode,
-}
-
-impl EmailChallenge {
-    pub fn new(
-        organisation: &Organisation,
-        kind: EmailKind,
-        email: &Email,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            code: new_code(),
-            record: EmailCode {
-                slug: organisation.slug.clone(),
-                kind,
-                email: email.clone(),
-                created_at: now,
-                expires_at: (now + CODE_VALIDITY).timestamp(),
-            },
-        }
-    }
-
-    pub fn write(
-        &self,
-        store: &Store,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
-        store.put_email_code(&code_hash(&self.code), &self.record)
-    }
-
-    /// Sends the mail. The change is committed already: a failure is logged, not returned.
-    pub async fn send(&self, app: &App, organisation: &Organisation) {
-        let link = format!(
-            "{}/api/v1/validations/verify-email/{}",
-            app.public_api_url, self.code
-        );
-        let mail = OutgoingMail {
-            to: self.record.email.clone(),
-            subject: format!(
-                "Verify the {} e-mail address of {}",
-                self.record.kind.describe(),
-                organisation.name.as_str()
-            ),
-            text: format!(
-                "Please confirm that {} is the {} e-mail address of organisation {} ({}).\n\n\
-                 Open this link within 24 hours:\n{link}\n\nVerification code: {}\n",
-                self.record.email,
-                self.record.kind.describe(),
-                organisation.name.as_str(),
-                organisation.slug,
-                self.code
-            ),
-        };
-        if let Err(error) = app.mailer.send(&mail).await {
-            tracing::error!(%error, slug = %organisation.slug, kind = ?self.record.kind, "verification mail not sent");
-        }
+/// Mails a challenge's code. The change that issued it is committed already: a failure is
+/// logged, not returned.
+pub async fn send_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
+    let record = &challenge.record;
+    let link = format!(
+        "{}/api/v1/validations/verify-email/{}",
+        app.public_api_url, challenge.code
+    );
+    let mail = OutgoingMail {
+        to: record.email.clone(),
+        subject: format!(
+            "Verify the {} e-mail address of {}",
+            record.kind.describe(),
+            organisation.name.as_str()
+        ),
+        text: format!(
+            "Please confirm that {} is the {} e-mail address of organisation {} ({}).\n\n\
+             Open this link within 24 hours:\n{link}\n\nVerification code: {}\n",
+            record.email,
+            record.kind.describe(),
+            organisation.name.as_str(),
+            organisation.slug,
+            challenge.code
+        ),
+    };
+    if let Err(error) = app.mailer.send(&mail).await {
+        tracing::error!(%error, slug = %organisation.slug, kind = ?record.kind, "verification mail not sent");
     }
 }
 
@@ -99,8 +64,8 @@ pub struct ValidationStatus {
 }
 
 impl ValidationStatus {
-    fn of(access: &Access) -> Self {
-        let v = &access.organisation.verification;
+    fn of(organisation: &Organisation, access: &Access) -> Self {
+        let v = &organisation.verification;
         Self {
             billing_email_verified_at: v.billing_email_verified_at,
             contact_email_verified_at: v.contact_email_verified_at,
@@ -123,7 +88,7 @@ pub async fn status(
         ..Reads::default()
     };
     let access = access::authorise_request(app, request, params, Permission::Read, reads).await?;
-    ok_json(&ValidationStatus::of(&access))
+    ok_json(&ValidationStatus::of(&access.organisation, &access))
 }
 
 /// The legal entity VIES holds for the VAT number.
@@ -148,8 +113,6 @@ pub async fn legal_entity(
     })
 }
 
-const CONFIRM_FIELDS: &[&str] = &["vatLegalEntityAddress", "vatLegalEntityName"];
-
 /// `POST .../validation-status/vat` (admins): confirms the name and/or address VIES holds.
 pub async fn confirm_legal_entity(
     app: &App,
@@ -158,85 +121,29 @@ pub async fn confirm_legal_entity(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
-    let body = json_object(request, CONFIRM_FIELDS, &[])?;
-    let mut errors = Vec::new();
-    let mut submitted = |name: &str| match body.get(name) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 1024 => Some(s.clone()),
-        Some(_) => {
-            errors.push(FieldError::new(
-                name,
-                "must be a non-empty string of at most 1024 characters",
-            ));
-            None
-        }
-    };
-    let name = submitted("vatLegalEntityName");
-    let address = submitted("vatLegalEntityAddress");
-    if name.is_none() && address.is_none() && errors.is_empty() {
-        errors.push(FieldError::new(
-            "vatLegalEntityName",
-            "or vatLegalEntityAddress is required",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid_fields(errors));
-    }
-    let access = retry_on_conflict(|| async {
-        let mut access = authorise(&app.store, caller.clone(), &slug, Permission::Administer, Reads::default()).await?;
-        let read_revision = access.organisation.revision;
-        let organisation = &mut access.organisation;
-        let v = &mut organisation.verification;
-        // `vatCodeValidated` follows VIES's last definite answer; a later "could not check"
-        // leaves that answer, and the registry's name and address, standing.
-        if !organisation.vat_code_validated {
-            return Err(ApiError::bad_request(
-                "VIES has not confirmed this organisation's VAT number, so there is no legal entity to confirm.",
-            ));
-        }
-        let mut mismatches = Vec::new();
-        let now = Utc::now();
-        for (submitted, registry, verified_at, field) in [
-            (&name, &v.vat_legal_entity_name, &mut v.vat_legal_entity_name_verified_at, "vatLegalEntityName"),
-            (&address, &v.vat_legal_entity_address, &mut v.vat_legal_entity_address_verified_at, "vatLegalEntityAddress"),
-        ] {
-            let Some(submitted) = submitted else { continue };
-            match registry {
-                Some(registry) if normalise_entity_text(registry) == normalise_entity_text(submitted) => {
-                    *verified_at = Some(now);
-                }
-                Some(_) => mismatches.push(FieldError::new(field, "does not match what VIES holds for this VAT number")),
-                None => mismatches.push(FieldError::new(field, "VIES holds no value to compare with")),
-            }
-        }
-        if !mismatches.is_empty() {
-            return Err(ApiError::BadRequest {
-                message: "The legal entity does not match the VAT registry.".into(),
-                details: mismatches.iter().map(ToString::to_string).collect(),
-            });
-        }
-        organisation.revision += 1;
-        let actor = Actor::user(&access.caller);
-        let confirmed: Vec<&str> = [name.as_ref().map(|_| "name"), address.as_ref().map(|_| "address")]
-            .into_iter()
-            .flatten()
-            .collect();
-        let event = ActivityEvent::new(
-            ActivityType::VatLegalEntityConfirmed,
-            actor.clone(),
-            format!("{} confirmed the VAT legal entity's {}", actor.display_name(), confirmed.join(" and ")),
-            now,
-        );
-        app.store
-            .commit(
-                vec![app.store.put_profile(organisation, read_revision)?],
-                vec![app.store.put_activity(&slug, organisation.revision, &event)?],
-            )
-            .await?;
-        Ok(access)
-    })
-    .await?;
-    ok_json(&ValidationStatus::of(&access))
+    let confirmation: LegalEntityConfirmation = read_body::<ConfirmLegalEntityBody, _>(request)?;
+    let (organisation, access) = app
+        .store
+        .apply(
+            &slug,
+            &caller,
+            Permission::Administer,
+            Reads::default(),
+            |access| {
+                let decision = decisions::confirm_legal_entity(
+                    access,
+                    confirmation.name.as_deref(),
+                    confirmation.address.as_deref(),
+                    Utc::now(),
+                )?;
+                Ok::<_, ApiError>(Decision {
+                    change: decision.change,
+                    outcome: (decision.outcome, access.clone()),
+                })
+            },
+        )
+        .await?;
+    ok_json(&ValidationStatus::of(&organisation, &access))
 }
 
 #[derive(Debug, Serialize)]
@@ -248,72 +155,40 @@ struct VerifiedEmail<'a> {
 /// `GET /validations/verify-email/{code}`: no token; the code is the credential.
 pub async fn verify_email(app: &App, params: &PathParams) -> Result<Response<Body>, ApiError> {
     let code = field(parse_code(params.get("code")?))?;
-    let hash = code_hash(code);
     let unknown =
         || ApiError::NotFound("This verification code is unknown or has already been used.".into());
-    let record = app.store.email_code(&hash).await?.ok_or_else(unknown)?;
+    let record = app
+        .store
+        .email_code(&code_hash(code))
+        .await?
+        .ok_or_else(unknown)?;
     // TTL deletion is lazy: an expired code may still be in the table.
     if record.expires_at <= Utc::now().timestamp() {
         return Err(ApiError::bad_request(
             "This verification code has expired. Set the address again to receive a new one.",
         ));
     }
-    retry_on_conflict(|| async {
-        let mut organisation = app.store.organisation(&record.slug).await?.ok_or_else(|| {
-            ApiError::NotFound("The organisation of this code no longer exists.".into())
-        })?;
-        let current = match record.kind {
-            EmailKind::Contact => Some(&organisation.contact_email),
-            EmailKind::Billing => organisation.billing_email.as_ref(),
-        };
-        if current.map(Email::key) != Some(record.email.key()) {
-            return Err(ApiError::bad_request(format!(
-                "The organisation's {} e-mail address is no longer {}; this code verifies nothing.",
-                record.kind.describe(),
-                record.email
-            )));
-        }
-        let read_revision = organisation.revision;
-        let now = Utc::now();
-        match record.kind {
-            EmailKind::Contact => organisation.verification.contact_email_verified_at = Some(now),
-            EmailKind::Billing => organisation.verification.billing_email_verified_at = Some(now),
-        }
-        organisation.revision += 1;
-        let actor = Actor {
-            actor_type: ActorType::User,
-            subject: None,
-            username: None,
-            email: Some(record.email.as_str().to_owned()),
-        };
-        let event = ActivityEvent::new(
-            ActivityType::EmailVerified,
-            actor,
-            format!(
-                "{} was verified as the {} e-mail address",
-                record.email,
-                record.kind.describe()
-            ),
-            now,
-        );
-        match app
-            .store
-            .commit(
-                vec![app.store.put_profile(&organisation, read_revision)?],
-                vec![
-                    app.store.delete_email_code(&hash),
-                    app.store
-                        .put_activity(&record.slug, organisation.revision, &event)?,
-                ],
-            )
-            .await
-        {
+    app.store
+        .decide_and_write(
+            |_| async {
+                match app.store.organisation(&record.slug).await? {
+                    Some(organisation) => Ok(Some(organisation)),
+                    None => Err(ApiError::NotFound(
+                        "The organisation of this code no longer exists.".into(),
+                    )),
+                }
+            },
+            |organisation| {
+                let change = decisions::verify_email(&organisation, &record, Utc::now())?;
+                Ok(Decision::write(change, ()))
+            },
+        )
+        .await
+        .map_err(|error| match error {
             // The code went meanwhile: another request used it.
-            Err(StoreError::ConditionFailed(_)) => Err(unknown()),
-            other => Ok(other?),
-        }
-    })
-    .await?;
+            ApiError::Refused(Refusal::CodeUsed) => unknown(),
+            other => other,
+        })?;
     ok_json(&VerifiedEmail {
         email_address: record.email.as_str(),
     })

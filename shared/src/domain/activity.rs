@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::Caller;
+use super::Caller;
 
 /// One kind of change. The wire value is the SCREAMING_SNAKE_CASE name (docs/activity.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +77,12 @@ impl Actor {
                 .unwrap_or("A user"),
         }
     }
+}
+
+/// Activity lists sort by time only (the log is in revision order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivitySort {
+    CreatedAt,
 }
 
 /// An event as stored and served (`ActivityEventResponse`), plus its sequence number.

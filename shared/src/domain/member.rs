@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Email, EmailObject, Subject};
-use crate::error::FieldError;
+use super::input::{collect, finish, Field, RequestBody};
+use super::FieldError;
+use super::{bounded_text, Email, EmailObject, Subject};
 
 /// What a member may do in the organisation (DESIGN.md): admins change settings and members and
 /// may delete the organisation; every member may read.
@@ -94,6 +95,131 @@ pub struct Member {
     /// API with a verified token for this e-mail address.
     pub subject: Option<Subject>,
     pub joined_at: DateTime<Utc>,
+}
+
+/// The body of `POST .../members` as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct AddMemberBody {
+    pub email: Field<serde_json::Value>,
+    pub kubernetes_role: Field<String>,
+    pub role: Field<String>,
+    pub username: Field<String>,
+}
+
+impl RequestBody for AddMemberBody {
+    const FIELDS: &'static [&'static str] = &["email", "role", "kubernetesRole", "username"];
+    const READ_ONLY: &'static [&'static str] = &["identity", "joinedAt", "subject"];
+}
+
+/// A validated `POST .../members` body: who is invited, with which roles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMember {
+    pub email: Email,
+    pub role: Role,
+    pub kubernetes_role: KubernetesRole,
+    pub username: Option<String>,
+}
+
+impl TryFrom<AddMemberBody> for NewMember {
+    type Error = Vec<FieldError>;
+
+    fn try_from(body: AddMemberBody) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        let email = match body.email.json() {
+            None => {
+                errors.push(FieldError::new("email", "is required"));
+                None
+            }
+            Some(v) => collect(Email::from_json("email", v), &mut errors),
+        };
+        let role = body
+            .role
+            .required_text("role", &mut errors)
+            .and_then(|r| collect(Role::parse("role", r), &mut errors));
+        let kubernetes_role = match body.kubernetes_role.text("kubernetesRole", &mut errors) {
+            Some(k) => collect(KubernetesRole::parse("kubernetesRole", k), &mut errors),
+            None => Some(KubernetesRole::None),
+        };
+        let username = body
+            .username
+            .text("username", &mut errors)
+            .and_then(|u| collect(bounded_text("username", u, 255), &mut errors))
+            .flatten();
+        let parsed = match (email, role, kubernetes_role) {
+            (Some(email), Some(role), Some(kubernetes_role)) => Some(Self {
+                email,
+                role,
+                kubernetes_role,
+                username,
+            }),
+            _ => None,
+        };
+        finish(parsed, errors)
+    }
+}
+
+impl NewMember {
+    /// The membership: an invitation until its owner first uses the API.
+    pub fn invitation(self, identity: Uuid, now: DateTime<Utc>) -> Member {
+        Member {
+            identity,
+            email: Some(self.email),
+            username: self.username,
+            role: self.role,
+            kubernetes_role: self.kubernetes_role,
+            subject: None,
+            joined_at: now,
+        }
+    }
+}
+
+/// Member fields a list may be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberSort {
+    JoinedAt,
+    Email,
+    Username,
+    Role,
+}
+
+impl MemberSort {
+    pub const ALL: [Self; 4] = [Self::JoinedAt, Self::Email, Self::Username, Self::Role];
+
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::JoinedAt => "joinedAt",
+            Self::Email => "email",
+            Self::Username => "username",
+            Self::Role => "role",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.wire_name() == name)
+    }
+
+    /// Sorts `members` by this field, ties broken by identity (a stable, total order).
+    pub fn sort(self, members: &mut [Member], descending: bool) {
+        members.sort_by(|a, b| {
+            let order = match self {
+                Self::Email => a
+                    .email
+                    .as_ref()
+                    .map(Email::key)
+                    .cmp(&b.email.as_ref().map(Email::key)),
+                Self::Username => a.username.cmp(&b.username),
+                Self::Role => a.role.as_str().cmp(b.role.as_str()),
+                Self::JoinedAt => a.joined_at.cmp(&b.joined_at),
+            }
+            .then_with(|| a.identity.cmp(&b.identity));
+            if descending {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+    }
 }
 
 /// `OrganisationMemberResponse` of the contract (also the `/me` response).

@@ -1,12 +1,17 @@
 //! Domain newtypes: every value that crosses the edge is parsed once into one of these, so the
 //! rest of the code never re-checks a string.
 
+pub mod access;
 pub mod activity;
+pub mod change;
+pub mod decisions;
+pub mod input;
 pub mod ledger;
 pub mod member;
 pub mod organisation;
 pub mod platform;
 pub mod quotas;
+pub mod records;
 pub mod vat;
 pub mod verification;
 
@@ -15,7 +20,81 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+/// One field's problem, rendered as `"field: reason"` in an error's `details`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// A rule of the domain refused the request: what the caller is told, by kind. The HTTP layer
+/// gives each kind its status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The request breaks a rule (400); `details` name the fields at fault.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        details: Vec<String>,
+    },
+    /// The caller may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing addressed does not exist, or the caller may not learn that it does (404).
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl Rejection {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid {
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// A request whose fields failed validation.
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        Self::Invalid {
+            message: "The request is invalid.".to_owned(),
+            details: errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// The authenticated caller, as far as this service needs to know them (the HTTP layer builds
+/// it from the token's claims).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub subject: Subject,
+    pub email: Option<Email>,
+    /// Whether the identity provider verified `email`. Only a verified e-mail may claim an
+    /// invitation.
+    pub email_verified: bool,
+    pub username: Option<String>,
+}
+
+impl Caller {
+    /// The e-mail address the identity provider vouches for, if any.
+    pub fn verified_email(&self) -> Option<&Email> {
+        self.email.as_ref().filter(|_| self.email_verified)
+    }
+}
 
 /// The URL-safe, immutable key of an organisation: lowercase `[a-z0-9-]`, derived from its name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
+use super::input::{collect, finish, Field, RequestBody};
 use super::vat::VatNumber;
 use super::verification::{next_vat_check, VatStatus, Verification, ViesAnswer};
+use super::FieldError;
 use super::{bounded_text, Email, OrganisationNameRef, Slug};
-use crate::error::FieldError;
 
 /// Agreements a new organisation must accept (`acceptedAgreements[].agreementSlug`).
 /// Documented in the README; changing this list is a product decision.
@@ -205,25 +206,53 @@ pub struct NewOrganisation {
     pub accepted_agreements: Vec<String>,
 }
 
-/// The fields of a create request body.
-pub const CREATE_FIELDS: &[&str] = &[
-    "acceptedAgreements",
-    "companyAddress",
-    "companyName",
-    "contactEmail",
-    "organisationName",
-    "organisationType",
-    "vatNumber",
-];
+/// The body of `POST /organisations` (and `/registration`) as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct CreateOrganisationBody {
+    pub accepted_agreements: Field<Value>,
+    pub company_address: Field<String>,
+    pub company_name: Field<String>,
+    pub contact_email: Field<Value>,
+    pub organisation_name: Field<String>,
+    pub organisation_type: Field<String>,
+    pub vat_number: Field<String>,
+}
 
-/// The fields of a PATCH body.
-pub const PATCH_FIELDS: &[&str] = &[
-    "billingEmail",
-    "contactEmail",
-    "organisationName",
-    "organisationType",
-    "vatNumber",
-];
+impl RequestBody for CreateOrganisationBody {
+    const FIELDS: &'static [&'static str] = &[
+        "acceptedAgreements",
+        "companyAddress",
+        "companyName",
+        "contactEmail",
+        "organisationName",
+        "organisationType",
+        "vatNumber",
+    ];
+    const READ_ONLY: &'static [&'static str] = READ_ONLY_FIELDS;
+}
+
+/// The body of `PATCH /organisations/{organisationSlug}` as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct PatchOrganisationBody {
+    pub billing_email: Field<Value>,
+    pub contact_email: Field<Value>,
+    pub organisation_name: Field<String>,
+    pub organisation_type: Field<String>,
+    pub vat_number: Field<String>,
+}
+
+impl RequestBody for PatchOrganisationBody {
+    const FIELDS: &'static [&'static str] = &[
+        "billingEmail",
+        "contactEmail",
+        "organisationName",
+        "organisationType",
+        "vatNumber",
+    ];
+    const READ_ONLY: &'static [&'static str] = READ_ONLY_FIELDS;
+}
 
 /// Fields of the organisation response that no request may set.
 pub const READ_ONLY_FIELDS: &[&str] = &[
@@ -245,76 +274,47 @@ pub const READ_ONLY_FIELDS: &[&str] = &[
     "acceptedAgreements",
 ];
 
-fn string_field<'a>(
-    body: &'a Map<String, Value>,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<&'a str> {
-    match body.get(field) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s),
-        Some(_) => {
-            errors.push(FieldError::new(field, "must be a string"));
-            None
-        }
-    }
-}
-
-fn required_string<'a>(
-    body: &'a Map<String, Value>,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<&'a str> {
-    if matches!(body.get(field), None | Some(Value::Null)) {
-        errors.push(FieldError::new(field, "is required"));
-        return None;
-    }
-    string_field(body, field, errors)
-}
-
 fn optional_text(
-    body: &Map<String, Value>,
+    value: &Field<String>,
     field: &str,
     errors: &mut Vec<FieldError>,
 ) -> Option<String> {
-    let value = string_field(body, field, errors)?;
+    let value = value.text(field, errors)?;
     bounded_text(field, value, MAX_TEXT_LEN)
         .map_err(|e| errors.push(e))
         .ok()
         .flatten()
 }
 
-fn collect<T>(result: Result<T, FieldError>, errors: &mut Vec<FieldError>) -> Option<T> {
-    result.map_err(|e| errors.push(e)).ok()
-}
+impl TryFrom<CreateOrganisationBody> for NewOrganisation {
+    type Error = Vec<FieldError>;
 
-impl NewOrganisation {
-    /// Validates a create body (a JSON object whose keys were already checked against
-    /// [`CREATE_FIELDS`]). All problems are reported at once.
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+    /// Validates a create body. All problems are reported at once.
+    fn try_from(body: CreateOrganisationBody) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
-        let name = required_string(body, "organisationName", &mut errors)
+        let name = body
+            .organisation_name
+            .required_text("organisationName", &mut errors)
             .and_then(|v| collect(OrganisationName::parse("organisationName", v), &mut errors));
-        let organisation_type = required_string(body, "organisationType", &mut errors)
+        let organisation_type = body
+            .organisation_type
+            .required_text("organisationType", &mut errors)
             .and_then(|v| collect(OrganisationType::parse("organisationType", v), &mut errors));
-        let contact_email = match body.get("contactEmail") {
-            None | Some(Value::Null) => {
+        let contact_email = match body.contact_email.json() {
+            None => {
                 errors.push(FieldError::new("contactEmail", "is required"));
                 None
             }
             Some(v) => collect(Email::from_json("contactEmail", v), &mut errors),
         };
-        let company_name = optional_text(body, "companyName", &mut errors);
-        let company_address = optional_text(body, "companyAddress", &mut errors);
-        let vat_number = optional_text(body, "vatNumber", &mut errors)
+        let company_name = optional_text(&body.company_name, "companyName", &mut errors);
+        let company_address = optional_text(&body.company_address, "companyAddress", &mut errors);
+        let vat_number = optional_text(&body.vat_number, "vatNumber", &mut errors)
             .and_then(|v| collect(parse_vat("vatNumber", &v), &mut errors));
-        let accepted_agreements = parse_agreements(body.get("acceptedAgreements"), &mut errors);
-
-        match (name, organisation_type, contact_email, accepted_agreements) {
-            (Some(name), Some(organisation_type), Some(contact_email), Some(accepted))
-                if errors.is_empty() =>
-            {
-                Ok(Self {
+        let accepted_agreements = parse_agreements(body.accepted_agreements.json(), &mut errors);
+        let parsed = match (name, organisation_type, contact_email, accepted_agreements) {
+            (Some(name), Some(organisation_type), Some(contact_email), Some(accepted)) => {
+                Some(Self {
                     name,
                     organisation_type,
                     contact_email,
@@ -324,8 +324,9 @@ impl NewOrganisation {
                     accepted_agreements: accepted,
                 })
             }
-            _ => Err(errors),
-        }
+            _ => None,
+        };
+        finish(parsed, errors)
     }
 }
 
@@ -378,6 +379,28 @@ fn parse_agreements(value: Option<&Value>, errors: &mut Vec<FieldError>) -> Opti
     Some(slugs)
 }
 
+/// A field a PATCH may change, by its wire name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganisationField {
+    Name,
+    Type,
+    ContactEmail,
+    BillingEmail,
+    VatNumber,
+}
+
+impl OrganisationField {
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            Self::Name => "organisationName",
+            Self::Type => "organisationType",
+            Self::ContactEmail => "contactEmail",
+            Self::BillingEmail => "billingEmail",
+            Self::VatNumber => "vatNumber",
+        }
+    }
+}
+
 /// A validated PATCH body: `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct OrganisationPatch {
@@ -390,83 +413,106 @@ pub struct OrganisationPatch {
     pub vat_number: Option<Option<VatNumber>>,
 }
 
-impl OrganisationPatch {
-    /// Validates a PATCH body whose keys were already checked against [`PATCH_FIELDS`].
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, Vec<FieldError>> {
+impl TryFrom<PatchOrganisationBody> for OrganisationPatch {
+    type Error = Vec<FieldError>;
+
+    /// Validates a PATCH body: `null` clears the billing e-mail and the VAT number and is
+    /// refused elsewhere; an absent field is left as it is.
+    fn try_from(body: PatchOrganisationBody) -> Result<Self, Self::Error> {
         let mut errors = Vec::new();
         let mut patch = Self::default();
-        for (field, value) in body {
-            match (field.as_str(), value) {
-                ("billingEmail", Value::Null) => patch.billing_email = Some(None),
-                ("billingEmail", v) => {
-                    patch.billing_email = collect(Email::from_json(field, v), &mut errors).map(Some)
-                }
-                ("vatNumber", Value::Null) => patch.vat_number = Some(None),
-                ("vatNumber", Value::String(s)) => {
+        let not_null = |field: &str, errors: &mut Vec<FieldError>| {
+            errors.push(FieldError::new(field, "must not be null"))
+        };
+        match &body.billing_email {
+            Field::Absent => {}
+            Field::Null => patch.billing_email = Some(None),
+            Field::Value(v) | Field::Invalid(v) => {
+                patch.billing_email =
+                    collect(Email::from_json("billingEmail", v), &mut errors).map(Some)
+            }
+        }
+        match &body.contact_email {
+            Field::Absent => {}
+            Field::Null => not_null("contactEmail", &mut errors),
+            Field::Value(v) | Field::Invalid(v) => {
+                patch.contact_email = collect(Email::from_json("contactEmail", v), &mut errors)
+            }
+        }
+        match &body.organisation_name {
+            Field::Null => not_null("organisationName", &mut errors),
+            name => {
+                patch.name = name.text("organisationName", &mut errors).and_then(|s| {
+                    collect(OrganisationName::parse("organisationName", s), &mut errors)
+                })
+            }
+        }
+        match &body.organisation_type {
+            Field::Null => not_null("organisationType", &mut errors),
+            kind => {
+                patch.organisation_type = kind.text("organisationType", &mut errors).and_then(|s| {
+                    collect(OrganisationType::parse("organisationType", s), &mut errors)
+                })
+            }
+        }
+        match &body.vat_number {
+            Field::Null => patch.vat_number = Some(None),
+            vat => {
+                if let Some(text) = vat.text("vatNumber", &mut errors) {
                     patch.vat_number =
-                        match collect(bounded_text(field, s, MAX_TEXT_LEN), &mut errors) {
+                        match collect(bounded_text("vatNumber", text, MAX_TEXT_LEN), &mut errors) {
                             Some(Some(text)) => {
-                                collect(parse_vat(field, &text), &mut errors).map(Some)
+                                collect(parse_vat("vatNumber", &text), &mut errors).map(Some)
                             }
                             Some(None) => Some(None),
                             None => None,
                         }
                 }
-                (_, Value::Null) => errors.push(FieldError::new(field, "must not be null")),
-                ("contactEmail", v) => {
-                    patch.contact_email = collect(Email::from_json(field, v), &mut errors)
-                }
-                ("organisationName", Value::String(s)) => {
-                    patch.name = collect(OrganisationName::parse(field, s), &mut errors)
-                }
-                ("organisationType", Value::String(s)) => {
-                    patch.organisation_type =
-                        collect(OrganisationType::parse(field, s), &mut errors)
-                }
-                (_, _) => errors.push(FieldError::new(field, "must be a string")),
             }
         }
-        if errors.is_empty() {
-            Ok(patch)
-        } else {
-            Err(errors)
-        }
+        finish(Some(patch), errors)
     }
+}
 
-    /// Applies the patch; returns the names of the fields whose value changed. A changed
-    /// e-mail address is unverified again; a changed VAT number is due for checking.
-    pub fn apply(&self, organisation: &mut Organisation, now: DateTime<Utc>) -> Vec<&'static str> {
+impl OrganisationPatch {
+    /// Applies the patch; returns the fields whose value changed. A changed e-mail address is
+    /// unverified again; a changed VAT number is due for checking.
+    pub fn apply(
+        &self,
+        organisation: &mut Organisation,
+        now: DateTime<Utc>,
+    ) -> Vec<OrganisationField> {
         let mut changed = Vec::new();
         if let Some(name) = &self.name {
             if organisation.name != *name {
                 organisation.name = name.clone();
-                changed.push("organisationName");
+                changed.push(OrganisationField::Name);
             }
         }
         if let Some(kind) = self.organisation_type {
             if organisation.organisation_type != kind {
                 organisation.organisation_type = kind;
-                changed.push("organisationType");
+                changed.push(OrganisationField::Type);
             }
         }
         if let Some(email) = &self.contact_email {
             if organisation.contact_email != *email {
                 organisation.contact_email = email.clone();
                 organisation.verification.contact_email_verified_at = None;
-                changed.push("contactEmail");
+                changed.push(OrganisationField::ContactEmail);
             }
         }
         if let Some(email) = &self.billing_email {
             if organisation.billing_email != *email {
                 organisation.billing_email = email.clone();
                 organisation.verification.billing_email_verified_at = None;
-                changed.push("billingEmail");
+                changed.push(OrganisationField::BillingEmail);
             }
         }
         if let Some(vat) = &self.vat_number {
             if organisation.vat_code != vat.as_ref().map(VatNumber::as_string) {
                 organisation.set_vat_number(vat.as_ref(), now);
-                changed.push("vatNumber");
+                changed.push(OrganisationField::VatNumber);
             }
         }
         changed
@@ -531,16 +577,63 @@ impl<'a> From<&'a Organisation> for OrganisationResponse<'a> {
     }
 }
 
+/// A stored organisation for unit tests of decisions and storage.
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    pub fn organisation() -> Organisation {
+        let now = Utc::now();
+        Organisation {
+            identity: Uuid::new_v4(),
+            slug: Slug::parse("acme").unwrap(),
+            name: OrganisationName::parse("n", "Acme").unwrap(),
+            organisation_type: OrganisationType::Business,
+            contact_email: Email::parse("e", "ops@acme.example").unwrap(),
+            billing_email: None,
+            company_name: None,
+            company_address: None,
+            phone_number: None,
+            vat_code: None,
+            vat_code_validated: false,
+            vat_code_validated_at: None,
+            accepted_terms: true,
+            accepted_terms_at: Some(now),
+            accepted_agreements: vec!["privacy-policy".into(), "terms-of-service".into()],
+            restricted_to_available_cloud_providers: false,
+            created_at: now,
+            revision: 1,
+            admin_count: 1,
+            verification: Verification::default(),
+            vat_next_check_at: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(map) => map,
-            _ => unreachable!(),
+    fn create(value: Value) -> Result<NewOrganisation, Vec<FieldError>> {
+        NewOrganisation::try_from(serde_json::from_value::<CreateOrganisationBody>(value).unwrap())
+    }
+
+    fn patch(value: Value) -> Result<OrganisationPatch, Vec<FieldError>> {
+        OrganisationPatch::try_from(serde_json::from_value::<PatchOrganisationBody>(value).unwrap())
+    }
+
+    #[test]
+    fn body_structs_take_exactly_their_listed_fields() {
+        fn check<B: RequestBody>() {
+            for field in B::FIELDS {
+                let body = serde_json::json!({ *field: null });
+                assert!(serde_json::from_value::<B>(body).is_ok(), "{field}");
+            }
+            assert!(serde_json::from_value::<B>(serde_json::json!({"nope": 1})).is_err());
         }
+        check::<CreateOrganisationBody>();
+        check::<PatchOrganisationBody>();
     }
 
     #[test]
@@ -555,13 +648,13 @@ mod tests {
 
     #[test]
     fn create_reports_every_problem_at_once() {
-        let errors = NewOrganisation::parse(&object(json!({
+        let errors = create(json!({
             "organisationName": "x",
             "organisationType": "BIG",
             "contactEmail": {"email": "nope"},
             "companyName": "c".repeat(256),
             "acceptedAgreements": [{"agreementSlug": "terms-of-service"}],
-        })))
+        }))
         .unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
@@ -579,19 +672,19 @@ mod tests {
 
     #[test]
     fn patch_distinguishes_absent_null_and_value() {
-        let patch = OrganisationPatch::parse(&object(json!({
+        let parsed = patch(json!({
             "billingEmail": null, "vatNumber": "nl 0044.95445.b01"
-        })))
+        }))
         .unwrap();
-        assert_eq!(patch.billing_email, Some(None));
+        assert_eq!(parsed.billing_email, Some(None));
         assert_eq!(
-            patch.vat_number,
+            parsed.vat_number,
             Some(Some(VatNumber::parse("NL004495445B01").unwrap()))
         );
-        assert!(patch.name.is_none());
-        let errors = OrganisationPatch::parse(&object(json!({
+        assert!(parsed.name.is_none());
+        let errors = patch(json!({
             "contactEmail": null, "organisationName": 5
-        })))
+        }))
         .unwrap_err();
         assert_eq!(errors.len(), 2);
     }

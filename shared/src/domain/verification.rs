@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::FieldError;
+use super::input::{Field, RequestBody};
+use super::records::EmailCode;
+use super::{Email, FieldError, Slug};
 
 /// What an organisation has proven, as `validation-status` reports it. Stored as the profile's
 /// `verification` map.
@@ -142,6 +144,82 @@ pub fn code_hash(code: &str) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// A verification code for one address: its record (by hash) is written in the transaction of
+/// the change that set the address; the code itself is mailed after that transaction committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChallenge {
+    pub code: String,
+    pub record: EmailCode,
+}
+
+impl EmailChallenge {
+    pub fn new(slug: &Slug, kind: EmailKind, email: &Email, now: DateTime<Utc>) -> Self {
+        let code = new_code();
+        Self {
+            record: EmailCode {
+                code_hash: code_hash(&code),
+                slug: slug.clone(),
+                kind,
+                email: email.clone(),
+                created_at: now,
+                expires_at: (now + CODE_VALIDITY).timestamp(),
+            },
+            code,
+        }
+    }
+}
+
+/// The body of `POST .../validation-status/vat` as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ConfirmLegalEntityBody {
+    pub vat_legal_entity_address: Field<String>,
+    pub vat_legal_entity_name: Field<String>,
+}
+
+impl RequestBody for ConfirmLegalEntityBody {
+    const FIELDS: &'static [&'static str] = &["vatLegalEntityAddress", "vatLegalEntityName"];
+}
+
+/// What an admin confirms of the legal entity VIES holds: its name, its address, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegalEntityConfirmation {
+    pub name: Option<String>,
+    pub address: Option<String>,
+}
+
+impl TryFrom<ConfirmLegalEntityBody> for LegalEntityConfirmation {
+    type Error = Vec<FieldError>;
+
+    fn try_from(body: ConfirmLegalEntityBody) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        let mut submitted = |name: &str, value: &Field<String>| match value {
+            Field::Absent | Field::Null => None,
+            Field::Value(s) if !s.trim().is_empty() && s.len() <= 1024 => Some(s.clone()),
+            _ => {
+                errors.push(FieldError::new(
+                    name,
+                    "must be a non-empty string of at most 1024 characters",
+                ));
+                None
+            }
+        };
+        let name = submitted("vatLegalEntityName", &body.vat_legal_entity_name);
+        let address = submitted("vatLegalEntityAddress", &body.vat_legal_entity_address);
+        if name.is_none() && address.is_none() && errors.is_empty() {
+            errors.push(FieldError::new(
+                "vatLegalEntityName",
+                "or vatLegalEntityAddress is required",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Self { name, address })
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// Case- and white-space-insensitive form for comparing legal entity names and addresses.

@@ -1,11 +1,10 @@
-//! The activity log: event `n` of an organisation is `ACTIVITY#<n:012>` in its partition, and
-//! the profile's `revision` is the number of events. A page is therefore a key range, read with
-//! one Query whatever the page number.
+//! The activity log: event `n` of an organisation is stored under its revision `n` in its
+//! partition, and the profile's `revision` is the number of events. A page is therefore a key
+//! range, read with one Query whatever the page number.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::keys::{self, org_pk};
-use super::{from_item, s, Store, StoreError};
+use super::entities::from_item;
+use super::keys::{self, Key};
+use super::{s, Store, StoreError};
 use crate::domain::activity::ActivityEvent;
 use crate::domain::Slug;
 
@@ -25,10 +24,12 @@ impl Store {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-            .expression_attribute_values(":pk", s(org_pk(slug)))
-            .expression_attribute_values(":first", AttributeValue::S(keys::activity_sk(first)))
-            .expression_attribute_values(":last", AttributeValue::S(keys::activity_sk(last)))
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :first AND :last")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", keys::partition(slug))
+            .expression_attribute_values(":first", s(Key::activity(slug, first).sk))
+            .expression_attribute_values(":last", s(Key::activity(slug, last).sk))
             .scan_index_forward(ascending)
             .send()
             .await

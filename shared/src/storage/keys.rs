@@ -1,26 +1,28 @@
-//! Keys of the single table, and the access patterns they serve.
+//! Keys of the single table, and the access patterns they serve. Each item type's keys are
+//! declared with it in [`super::entities`]; this module builds the key strings, and nothing
+//! outside `storage/` does.
 //!
 //! Every item of an organisation lives in its partition `ORG#<slug>`, so an organisation's reads
 //! are key lookups or one Query, and its deletion is one partition sweep.
 //!
-//! | item                      | pk                    | sk                       | written by                |
-//! |---------------------------|-----------------------|--------------------------|---------------------------|
-//! | organisation profile      | `ORG#<slug>`          | `PROFILE`                | create, PATCH             |
-//! | member (list, delete)     | `ORG#<slug>`          | `MEMBER#<identity>`      | create, add member, claim |
-//! | member by token subject   | `ORG#<slug>`          | `MEMBERSUB#<sub>`        | create, claim             |
-//! | member by e-mail          | `ORG#<slug>`          | `MEMBEREMAIL#<email>`    | create, add member, claim |
-//! | activity event            | `ORG#<slug>`          | `ACTIVITY#<seq:012>`     | every change              |
-//! | resource ledger           | `ORG#<slug>`          | `LEDGER`                 | platform events           |
-//! | cluster                   | `ORG#<slug>`          | `CLUSTER#<id>`           | platform events           |
-//! | cloud account             | `ORG#<slug>`          | `CLOUDACCOUNT#<id>`      | platform events           |
-//! | monitoring tenant         | `ORG#<slug>`          | `TENANT#<id>`            | platform events           |
-//! | payment method            | `ORG#<slug>`          | `PAYMENT#<id>`           | platform events           |
-//! | quota overrides           | `ORG#<slug>`          | `QUOTAS`                 | platform events           |
-//! | purge in progress         | `ORG#<slug>`          | `PURGE`                  | DELETE                    |
-//! | organisation by identity  | `ORGID#<uuid>`        | `ORGID`                  | create, DELETE            |
-//! | user's registration       | `USER#<sub>`          | `REGISTRATION`           | registration              |
-//! | deleted organisation      | `DELETED#<uuid>`      | `DELETED`                | DELETE (TTL: 400 days)    |
-//! | e-mail verification code  | `EMAILCODE#<sha256>`  | `EMAILCODE`              | create, PATCH (TTL: 24 h) |
+//! | item (`entity`)                         | pk                    | sk                       | written by                |
+//! |-----------------------------------------|-----------------------|--------------------------|---------------------------|
+//! | organisation profile (`organisation`)   | `ORG#<slug>`          | `PROFILE`                | create, PATCH             |
+//! | member (`member`)                       | `ORG#<slug>`          | `MEMBER#<identity>`      | create, add member, claim |
+//! | member by subject (`member_by_subject`) | `ORG#<slug>`          | `MEMBERSUB#<sub>`        | create, claim             |
+//! | member by e-mail (`member_by_email`)    | `ORG#<slug>`          | `MEMBEREMAIL#<email>`    | create, add member, claim |
+//! | activity event (`activity`)             | `ORG#<slug>`          | `ACTIVITY#<seq:012>`     | every change              |
+//! | resource ledger (`ledger`)              | `ORG#<slug>`          | `LEDGER`                 | platform events           |
+//! | cluster (`resource`)                    | `ORG#<slug>`          | `CLUSTER#<id>`           | platform events           |
+//! | cloud account (`resource`)              | `ORG#<slug>`          | `CLOUDACCOUNT#<id>`      | platform events           |
+//! | monitoring tenant (`resource`)          | `ORG#<slug>`          | `TENANT#<id>`            | platform events           |
+//! | payment method (`resource`)             | `ORG#<slug>`          | `PAYMENT#<id>`           | platform events           |
+//! | quota overrides (`resource`)            | `ORG#<slug>`          | `QUOTAS`                 | platform events           |
+//! | purge in progress (`purge`)             | `ORG#<slug>`          | `PURGE`                  | DELETE                    |
+//! | identity lookup (`organisation_identity`)| `ORGID#<uuid>`        | `ORGID`                  | create, DELETE            |
+//! | registration (`registration`)           | `USER#<sub>`          | `REGISTRATION`           | registration              |
+//! | deleted organisation (`deletion`)       | `DELETED#<uuid>`      | `DELETED`                | DELETE (TTL: 400 days)    |
+//! | verification code (`email_code`)        | `EMAILCODE#<sha256>`  | `EMAILCODE`              | create, PATCH (TTL: 24 h) |
 //!
 //! The profile also carries `gsi1pk` = `VATDUE#<shard>` and `gsi1sk` = the time its VAT number is
 //! next due for a VIES check (RFC 3339, UTC, seconds), while it has a VAT number: the sparse
@@ -50,75 +52,108 @@
 
 use uuid::Uuid;
 
+use super::{AttributeValue, Item};
 use crate::domain::platform::Resource;
 use crate::domain::{Email, Slug, Subject};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
 
-pub fn org_pk(slug: &Slug) -> String {
+/// The primary key of an item (or an index key).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+fn org_pk(slug: &Slug) -> String {
     format!("ORG#{slug}")
 }
 
-pub const PROFILE_SK: &str = "PROFILE";
-pub const LEDGER_SK: &str = "LEDGER";
-pub const PURGE_SK: &str = "PURGE";
-pub const QUOTAS_SK: &str = "QUOTAS";
+impl Key {
+    fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
 
-pub const CLUSTER_PREFIX: &str = "CLUSTER#";
-pub const CLOUD_ACCOUNT_PREFIX: &str = "CLOUDACCOUNT#";
-pub const TENANT_PREFIX: &str = "TENANT#";
-pub const PAYMENT_PREFIX: &str = "PAYMENT#";
+    pub fn into_item(self) -> Item {
+        Item::from([
+            (PK.to_owned(), AttributeValue::S(self.pk)),
+            (SK.to_owned(), AttributeValue::S(self.sk)),
+        ])
+    }
 
-/// The item of a resource that platform events describe.
-pub fn resource_sk(resource: &Resource) -> String {
-    match resource {
-        Resource::Cluster(id) => format!("{CLUSTER_PREFIX}{id}"),
-        Resource::CloudAccount(id) => format!("{CLOUD_ACCOUNT_PREFIX}{id}"),
-        Resource::MonitoringTenant(id) => format!("{TENANT_PREFIX}{id}"),
-        Resource::PaymentMethod(id) => format!("{PAYMENT_PREFIX}{id}"),
-        Resource::Quotas => QUOTAS_SK.to_owned(),
+    /// The key of a stored item.
+    pub fn of(item: &Item) -> Option<Self> {
+        let text = |name| item.get(name).and_then(|v: &AttributeValue| v.as_s().ok());
+        Some(Self::new(text(PK)?.clone(), text(SK)?.clone()))
+    }
+
+    pub fn profile(slug: &Slug) -> Self {
+        Self::new(org_pk(slug), "PROFILE")
+    }
+
+    pub fn member(slug: &Slug, identity: Uuid) -> Self {
+        Self::new(org_pk(slug), format!("{MEMBER_PREFIX}{identity}"))
+    }
+
+    pub fn member_by_subject(slug: &Slug, subject: &str) -> Self {
+        Self::new(org_pk(slug), format!("MEMBERSUB#{subject}"))
+    }
+
+    pub fn member_by_email(slug: &Slug, email: &Email) -> Self {
+        Self::new(org_pk(slug), format!("MEMBEREMAIL#{}", email.key()))
+    }
+
+    /// Zero-padded so that lexical order is numeric order.
+    pub fn activity(slug: &Slug, seq: u64) -> Self {
+        Self::new(org_pk(slug), format!("ACTIVITY#{seq:012}"))
+    }
+
+    pub fn ledger(slug: &Slug) -> Self {
+        Self::new(org_pk(slug), "LEDGER")
+    }
+
+    pub fn resource(slug: &Slug, resource: &Resource) -> Self {
+        let sk = match resource {
+            Resource::Cluster(id) => format!("CLUSTER#{id}"),
+            Resource::CloudAccount(id) => format!("CLOUDACCOUNT#{id}"),
+            Resource::MonitoringTenant(id) => format!("TENANT#{id}"),
+            Resource::PaymentMethod(id) => format!("PAYMENT#{id}"),
+            Resource::Quotas => "QUOTAS".to_owned(),
+        };
+        Self::new(org_pk(slug), sk)
+    }
+
+    pub fn purge(slug: &Slug) -> Self {
+        Self::new(org_pk(slug), "PURGE")
+    }
+
+    pub fn organisation_identity(identity: Uuid) -> Self {
+        Self::new(format!("ORGID#{identity}"), "ORGID")
+    }
+
+    pub fn registration(subject: &Subject) -> Self {
+        Self::new(format!("USER#{subject}"), "REGISTRATION")
+    }
+
+    pub fn deletion(identity: Uuid) -> Self {
+        Self::new(format!("DELETED#{identity}"), "DELETED")
+    }
+
+    pub fn email_code(code_hash: &str) -> Self {
+        Self::new(format!("EMAILCODE#{code_hash}"), "EMAILCODE")
     }
 }
 
-pub const MEMBER_PREFIX: &str = "MEMBER#";
-pub fn member_sk(identity: Uuid) -> String {
-    format!("{MEMBER_PREFIX}{identity}")
+/// The partition key of an organisation (Query of its members, activity, sweep).
+pub fn partition(slug: &Slug) -> AttributeValue {
+    AttributeValue::S(org_pk(slug))
 }
 
-pub fn member_subject_sk(subject: &Subject) -> String {
-    format!("MEMBERSUB#{subject}")
-}
-
-pub fn member_email_sk(email: &Email) -> String {
-    format!("MEMBEREMAIL#{}", email.key())
-}
-
-pub const ACTIVITY_PREFIX: &str = "ACTIVITY#";
-/// Zero-padded so that lexical order is numeric order.
-pub fn activity_sk(seq: u64) -> String {
-    format!("{ACTIVITY_PREFIX}{seq:012}")
-}
-
-pub fn org_identity_pk(identity: Uuid) -> String {
-    format!("ORGID#{identity}")
-}
-pub const ORG_IDENTITY_SK: &str = "ORGID";
-
-pub fn user_pk(subject: &Subject) -> String {
-    format!("USER#{subject}")
-}
-pub const REGISTRATION_SK: &str = "REGISTRATION";
-
-pub fn deleted_org_pk(identity: Uuid) -> String {
-    format!("DELETED#{identity}")
-}
-pub const DELETED_SK: &str = "DELETED";
-
-pub fn email_code_pk(code_hash: &str) -> String {
-    format!("EMAILCODE#{code_hash}")
-}
-pub const EMAIL_CODE_SK: &str = "EMAILCODE";
+pub(super) const MEMBER_PREFIX: &str = "MEMBER#";
 
 /// Shards of the VAT schedule: spreads the index's partitions so that a day's due numbers are
 /// not one hot key.

@@ -1,38 +1,53 @@
 //! DynamoDB access: one table (see [`keys`] for the layout and access patterns), items mapped
 //! with serde_dynamo, writes as single transactions with their conditions.
 
+//! DynamoDB access: one table (keys and access patterns in [`keys`], item types in
+//! [`entities`]), items mapped with serde_dynamo. Every change to an organisation goes through
+//! one write path ([`write`]): a read, a pure decision, one TransactWriteItems under the
+//! revision guard, and conflicts retried in one place ([`retry`]).
+//!
+//! This is the only module that knows DynamoDB: nothing above it names an SDK type or builds a
+//! key string.
+
 pub mod activity;
+pub mod entities;
 pub mod keys;
 pub mod members;
 pub mod organisations;
-pub mod resources;
 pub mod retry;
 pub mod schema;
+pub mod write;
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+pub use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, WriteRequest,
+    ConditionCheck, Delete, KeysAndAttributes, Put, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-pub use retry::retry_on_conflict;
+use crate::domain::change::Refusal;
 
 pub type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Another writer got there first: the revision that was read has moved on, or DynamoDB
-    /// reported a transaction conflict. The whole read-decide-write is safe to retry.
+    /// Another writer got there first: what a decision rested on has changed since it was
+    /// read, or DynamoDB reported a transaction conflict. The read-decide-write is safe to
+    /// run again ([`write::Store::decide_and_write`] does).
     #[error("concurrent change; retry")]
     Conflict,
+    /// The change cannot be written as it is, for this reason.
+    #[error("change refused: {0:?}")]
+    Refused(Refusal),
     /// Conditions of these items of the transaction (by index) did not hold.
     #[error("transaction conditions failed at {0:?}")]
     ConditionFailed(Vec<usize>),
+    /// A change that cannot be expressed (a bug, not a request's fault).
+    #[error("invalid change: {0}")]
+    InvalidChange(&'static str),
     #[error("DynamoDB request failed: {0}")]
     Sdk(#[from] Box<aws_sdk_dynamodb::Error>),
     #[error("item does not map: {0}")]
@@ -59,31 +74,12 @@ pub struct Store {
     table: String,
 }
 
-pub fn s(value: impl Into<String>) -> AttributeValue {
+fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-pub fn n(value: impl ToString) -> AttributeValue {
+fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
-}
-
-pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
-    HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
-}
-
-/// Serialises `value` as an item under `pk`/`sk`.
-pub fn to_item<T: Serialize>(
-    pk: impl Into<String>,
-    sk: impl Into<String>,
-    value: &T,
-) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(value)?;
-    item.extend(key(pk, sk));
-    Ok(item)
-}
-
-pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    Ok(serde_dynamo::from_item(item)?)
 }
 
 impl Store {
@@ -104,7 +100,7 @@ impl Store {
 
     // --- building transaction items -------------------------------------------------------
 
-    pub fn put(&self, item: Item, condition: Option<Condition>) -> TransactWriteItem {
+    fn put(&self, item: Item, condition: Option<Condition>) -> TransactWriteItem {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {
             put = c.apply_put(put);
@@ -114,7 +110,7 @@ impl Store {
             .build()
     }
 
-    pub fn delete(&self, key: Item, condition: Option<Condition>) -> TransactWriteItem {
+    fn delete(&self, key: Item, condition: Option<Condition>) -> TransactWriteItem {
         let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
         if let Some(c) = condition {
             delete = c.apply_delete(delete);
@@ -124,7 +120,7 @@ impl Store {
             .build()
     }
 
-    pub fn check(&self, key: Item, condition: Condition) -> TransactWriteItem {
+    fn check(&self, key: Item, condition: Condition) -> TransactWriteItem {
         TransactWriteItem::builder()
             .condition_check(
                 condition.apply_check(
@@ -141,7 +137,7 @@ impl Store {
     /// One TransactWriteItems. Failed conditions come back as [`StoreError::ConditionFailed`]
     /// with their indexes; DynamoDB's transaction conflicts as [`StoreError::Conflict`] (the
     /// SDK does not retry those: the callers' [`retry_on_conflict`] does).
-    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
             .client
             .transact_write_items()
@@ -179,49 +175,10 @@ impl Store {
         }
     }
 
-    /// A change to an organisation. `guards` come first: the item that moves the revision on
-    /// (with the condition on the revision that was read; every membership change moves it too,
-    /// so it also covers the caller's role) and conditions on anything else the decision rested
-    /// on (e.g. the ledger for a delete). A failed guard means the read is stale: the whole
-    /// request is retried ([`StoreError::Conflict`]). Failed conditions of `rest` keep their
-    /// indexes within `rest`.
-    pub async fn commit(
-        &self,
-        guards: Vec<TransactWriteItem>,
-        rest: Vec<TransactWriteItem>,
-    ) -> Result<(), StoreError> {
-        let guard_count = guards.len();
-        let mut items = guards;
-        items.extend(rest);
-        match self.transact(items).await {
-            Err(StoreError::ConditionFailed(failed)) if failed.iter().any(|i| *i < guard_count) => {
-                Err(StoreError::Conflict)
-            }
-            Err(StoreError::ConditionFailed(failed)) => Err(StoreError::ConditionFailed(
-                failed.into_iter().map(|i| i - guard_count).collect(),
-            )),
-            other => other,
-        }
-    }
-
-    /// Strongly consistent reads of up to 100 keys in one round trip (plus retries of keys
-    /// DynamoDB left unprocessed). Returns the items found, keyed by their sort key; callers
-    /// ask for keys of one partition.
-    pub async fn get_many(&self, keys: Vec<Item>) -> Result<HashMap<String, Item>, StoreError> {
-        Ok(self
-            .batch_get(keys)
-            .await?
-            .into_iter()
-            .filter_map(|item| match item.get(keys::SK) {
-                Some(AttributeValue::S(sk)) => Some((sk.clone(), item)),
-                _ => None,
-            })
-            .collect())
-    }
-
     /// Strongly consistent reads of any number of keys of any partitions: one BatchGetItem per
     /// 100 keys. Returns the items found.
-    pub async fn get_all(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+    pub async fn get_all(&self, keys: Vec<keys::Key>) -> Result<Vec<Item>, StoreError> {
+        let keys: Vec<Item> = keys.into_iter().map(keys::Key::into_item).collect();
         let mut found = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             found.extend(self.batch_get(chunk.to_vec()).await?);
@@ -269,7 +226,7 @@ impl Store {
     /// BatchWriteItem in chunks of 25, until DynamoDB has processed every request (unprocessed
     /// ones are sent again after a backoff). Not atomic: for sweeps and seeding, never for a
     /// change users see.
-    pub async fn write_batch(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    async fn write_batch(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
             let mut attempt = 0;
@@ -295,7 +252,7 @@ impl Store {
     }
 
     /// Every item a Query matches, following DynamoDB's 1 MB pages.
-    pub async fn query_all(
+    async fn query_all(
         &self,
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
     ) -> Result<Vec<Item>, StoreError> {
@@ -317,12 +274,12 @@ impl Store {
     }
 
     /// Strongly consistent GetItem.
-    pub async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+    pub async fn get(&self, key: keys::Key) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key))
+            .set_key(Some(key.into_item()))
             .consistent_read(true)
             .send()
             .await
@@ -333,7 +290,7 @@ impl Store {
 
 /// A condition expression with its placeholders.
 #[derive(Debug, Clone, Default)]
-pub struct Condition {
+pub(crate) struct Condition {
     expression: String,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
@@ -349,12 +306,12 @@ impl Condition {
 
     /// The item does not exist.
     pub fn absent() -> Self {
-        Self::new("attribute_not_exists(pk)")
+        Self::new("attribute_not_exists(#pk)").name("#pk", keys::PK)
     }
 
     /// The item exists.
     pub fn present() -> Self {
-        Self::new("attribute_exists(pk)")
+        Self::new("attribute_exists(#pk)").name("#pk", keys::PK)
     }
 
     pub fn name(mut self, placeholder: &str, attribute: &str) -> Self {
@@ -386,6 +343,22 @@ impl Condition {
             .condition_expression(self.expression)
             .set_expression_attribute_names(non_empty(self.names))
             .set_expression_attribute_values(non_empty(self.values))
+    }
+
+    /// Adds the condition to an update that may have placeholders of its own (added one by
+    /// one: `set_expression_attribute_*` would replace the update's).
+    fn apply_update(
+        self,
+        builder: aws_sdk_dynamodb::types::builders::UpdateBuilder,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        let mut builder = builder.condition_expression(self.expression);
+        for (placeholder, name) in self.names {
+            builder = builder.expression_attribute_names(placeholder, name);
+        }
+        for (placeholder, value) in self.values {
+            builder = builder.expression_attribute_values(placeholder, value);
+        }
+        builder
     }
 
     fn apply_check(

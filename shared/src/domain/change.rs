@@ -1,0 +1,237 @@
+//! A change to one organisation, as a decision describes it: the profile after it, the records
+//! it writes and removes, its activity event, and what must still hold when it is written.
+//! Storage turns a [`Change`] into one transaction under the revision guard
+//! (`storage::Store::write`); nothing here knows DynamoDB.
+
+use super::activity::ActivityEvent;
+use super::ledger::{LedgerDelta, ResourceLedger};
+use super::member::Member;
+use super::organisation::Organisation;
+use super::platform::{Resource, ResourceRecord};
+use super::records::{DeletionRecord, EmailCode, EmailLookup, IdentityLookup, Registration};
+use super::{Email, Slug, Subject};
+use uuid::Uuid;
+
+/// What happens to the organisation's profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Profile {
+    /// A new organisation: its slug must be free and not being swept after a delete.
+    Create(Organisation),
+    /// The profile after the change, written if the stored one is still at `read_revision`.
+    /// With an activity event its revision must be `read_revision + 1`.
+    Update {
+        organisation: Organisation,
+        read_revision: u64,
+    },
+    /// Removed, if the stored one is still at `read_revision`.
+    Delete { read_revision: u64 },
+    /// Left as it is; it must exist.
+    Exists,
+}
+
+/// A record written with a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Member(Member),
+    /// The member's lookup by token subject (a copy of the member).
+    MemberBySubject(Member),
+    /// The member's lookup by e-mail address (unique per organisation).
+    MemberByEmail(EmailLookup),
+    Resource(Resource, ResourceRecord),
+    OrganisationIdentity(IdentityLookup),
+    Registration(Registration),
+    Deletion(DeletionRecord),
+    EmailCode(EmailCode),
+    /// The partition is being swept after a delete: its slug stays reserved.
+    PurgeMarker,
+}
+
+/// A record addressed by its key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordKey {
+    Member(Uuid),
+    MemberBySubject(Subject),
+    MemberByEmail(Email),
+    OrganisationIdentity(Uuid),
+    EmailCode(String),
+    Ledger,
+}
+
+/// What must hold of a record's stored state for the change to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    Anything,
+    Absent,
+    Present,
+    /// A resource record at this version (`None`: no record yet).
+    Version(Option<u64>),
+    /// An e-mail lookup that exists and is not yet claimed by a subject.
+    Unclaimed,
+    /// A ledger with no active clusters, cloud accounts or monitoring tenants (or none).
+    LedgerClear,
+}
+
+/// Why a change was refused when an expectation did not hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    SlugTaken,
+    AlreadyRegistered,
+    MemberEmailTaken,
+    CodeUsed,
+}
+
+/// What a failed expectation means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfNot {
+    /// What the decision rested on changed since it was read: read again and decide again.
+    Retry,
+    /// The request cannot succeed as it is.
+    Refuse(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    Put(Record),
+    Remove(RecordKey),
+    Check(RecordKey),
+}
+
+/// One item of a change with its expectation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    pub operation: Operation,
+    pub expect: Expect,
+    pub if_not: IfNot,
+}
+
+impl Write {
+    /// A new record: it must not exist yet (a clash means a stale read).
+    pub fn insert(record: Record) -> Self {
+        Self::put(record, Expect::Absent)
+    }
+
+    pub fn put(record: Record, expect: Expect) -> Self {
+        Self {
+            operation: Operation::Put(record),
+            expect,
+            if_not: IfNot::Retry,
+        }
+    }
+
+    pub fn remove(key: RecordKey, expect: Expect) -> Self {
+        Self {
+            operation: Operation::Remove(key),
+            expect,
+            if_not: IfNot::Retry,
+        }
+    }
+
+    pub fn check(key: RecordKey, expect: Expect) -> Self {
+        Self {
+            operation: Operation::Check(key),
+            expect,
+            if_not: IfNot::Retry,
+        }
+    }
+
+    /// When the expectation fails, the request is refused for `refusal` instead of retried.
+    pub fn or_refuse(mut self, refusal: Refusal) -> Self {
+        self.if_not = IfNot::Refuse(refusal);
+        self
+    }
+}
+
+/// Counters and payment methods of the resource ledger, moved by platform events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerUpdate {
+    /// Added to the counters and totals.
+    pub delta: LedgerDelta,
+    /// The payment methods after the change, when they change; written if the stored ones are
+    /// still at `payment_version - 1`.
+    pub payments: Option<ResourceLedger>,
+}
+
+/// A change to one organisation, written as a whole or not at all.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub slug: Slug,
+    pub profile: Profile,
+    /// Stored under the profile's new revision.
+    pub activity: Option<ActivityEvent>,
+    pub writes: Vec<Write>,
+    pub ledger: Option<LedgerUpdate>,
+}
+
+impl Change {
+    /// The profile moves from `read_revision` to `organisation` (whose revision is the next),
+    /// recorded by `event`.
+    pub fn update(organisation: Organisation, read_revision: u64, event: ActivityEvent) -> Self {
+        Self {
+            slug: organisation.slug.clone(),
+            profile: Profile::Update {
+                organisation,
+                read_revision,
+            },
+            activity: Some(event),
+            writes: Vec::new(),
+            ledger: None,
+        }
+    }
+
+    pub fn with(mut self, write: Write) -> Self {
+        self.writes.push(write);
+        self
+    }
+
+    pub fn with_all(mut self, writes: impl IntoIterator<Item = Write>) -> Self {
+        self.writes.extend(writes);
+        self
+    }
+}
+
+/// What a decision comes to: a change to write (or none), and what the request answers once
+/// it is written.
+#[derive(Debug, Clone)]
+pub struct Decision<T> {
+    pub change: Option<Change>,
+    pub outcome: T,
+}
+
+impl<T> Decision<T> {
+    pub fn write(change: Change, outcome: T) -> Self {
+        Self {
+            change: Some(change),
+            outcome,
+        }
+    }
+
+    pub fn nothing(outcome: T) -> Self {
+        Self {
+            change: None,
+            outcome,
+        }
+    }
+}
+
+/// The records of a new membership: the member, its lookup by subject (when bound) and by
+/// e-mail (when known; unique per organisation).
+pub fn member_writes(member: &Member) -> Vec<Write> {
+    let mut writes = vec![Write::insert(Record::Member(member.clone()))];
+    if member.subject.is_some() {
+        writes.push(Write::put(
+            Record::MemberBySubject(member.clone()),
+            Expect::Anything,
+        ));
+    }
+    if let Some(email) = &member.email {
+        writes.push(
+            Write::insert(Record::MemberByEmail(EmailLookup {
+                email: email.clone(),
+                member_identity: member.identity,
+                subject: member.subject.clone(),
+            }))
+            .or_refuse(Refusal::MemberEmailTaken),
+        );
+    }
+    writes
+}

@@ -1,0 +1,648 @@
+//! Every change to an organisation, decided on what was read: pure functions from a read state
+//! (and the request) to a [`Change`] and what the request answers. Storage reads, calls one of
+//! these and writes the change in one transaction (`storage::Store::apply`); a stale read
+//! fails the transaction's guard and the decision is taken again on a fresh read.
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use super::access::Access;
+use super::activity::{ActivityEvent, ActivityType, Actor, ActorType};
+use super::change::{
+    member_writes, Change, Decision, Expect, LedgerUpdate, Profile, Record, RecordKey, Refusal,
+    Write,
+};
+use super::ledger::{LedgerDelta, ResourceLedger};
+use super::member::{KubernetesRole, Member, Role};
+use super::organisation::{
+    NewOrganisation, Organisation, OrganisationField, OrganisationPatch, OrganisationType,
+};
+use super::platform::{PlatformEvent, Resource, ResourceRecord, ResourceState};
+use super::records::{DeletionRecord, EmailCode, IdentityLookup, Registration};
+use super::vat::VatNumber;
+use super::verification::{
+    normalise_entity_text, EmailChallenge, EmailKind, Verification, ViesAnswer,
+};
+use super::{Caller, Email, FieldError, Rejection, Slug};
+
+/// How long the record of a deleted organisation is kept.
+pub const DELETION_RECORD_DAYS: i64 = 400;
+
+// --- organisations -------------------------------------------------------------------------
+
+/// A new organisation: the change that creates it and what is mailed after.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub change: Change,
+    pub organisation: Organisation,
+    pub challenge: EmailChallenge,
+}
+
+/// Identities chosen once per request, so that a retried create is the same organisation.
+#[derive(Debug, Clone, Copy)]
+pub struct NewIdentities {
+    pub organisation: Uuid,
+    pub admin: Uuid,
+}
+
+/// Creates `new` under `slug` with the caller as its first admin. With `registration`, the
+/// caller's one sign-up is recorded in the same change.
+pub fn create_organisation(
+    new: &NewOrganisation,
+    caller: &Caller,
+    ids: NewIdentities,
+    slug: Slug,
+    vies: Option<&ViesAnswer>,
+    registration: bool,
+    now: DateTime<Utc>,
+) -> Created {
+    let mut organisation = Organisation {
+        identity: ids.organisation,
+        slug: slug.clone(),
+        name: new.name.clone(),
+        organisation_type: new.organisation_type,
+        contact_email: new.contact_email.clone(),
+        billing_email: None,
+        company_name: new.company_name.clone(),
+        company_address: new.company_address.clone(),
+        phone_number: None,
+        vat_code: None,
+        vat_code_validated: false,
+        vat_code_validated_at: None,
+        accepted_terms: true,
+        accepted_terms_at: Some(now),
+        accepted_agreements: new.accepted_agreements.clone(),
+        restricted_to_available_cloud_providers: new.organisation_type == OrganisationType::Trial,
+        created_at: now,
+        revision: 1,
+        admin_count: 1,
+        verification: Verification::default(),
+        vat_next_check_at: None,
+    };
+    organisation.set_vat_number(new.vat_number.as_ref(), now);
+    if let Some(answer) = vies {
+        organisation.record_vies_answer(answer, now);
+    }
+    let admin = Member {
+        identity: ids.admin,
+        email: caller.email.clone(),
+        username: caller.username.clone(),
+        role: Role::Admin,
+        kubernetes_role: KubernetesRole::ClusterAdmin,
+        subject: Some(caller.subject.clone()),
+        joined_at: now,
+    };
+    let actor = Actor::user(caller);
+    let mut message = format!(
+        "{} created organisation {} ({slug})",
+        actor.display_name(),
+        organisation.name.as_str()
+    );
+    if let Some(answer) = vies {
+        message.push_str(&format!("; {}", answer.describe()));
+    }
+    let challenge = EmailChallenge::new(&slug, EmailKind::Contact, &new.contact_email, now);
+    let mut change = Change {
+        slug: slug.clone(),
+        profile: Profile::Create(organisation.clone()),
+        activity: Some(ActivityEvent::new(
+            ActivityType::OrganisationCreated,
+            actor,
+            message,
+            now,
+        )),
+        writes: vec![Write::insert(Record::OrganisationIdentity(
+            IdentityLookup {
+                identity: ids.organisation,
+                slug: slug.clone(),
+            },
+        ))],
+        ledger: None,
+    }
+    .with_all(member_writes(&admin))
+    .with(Write::insert(Record::EmailCode(challenge.record.clone())));
+    if registration {
+        change = change.with(
+            Write::insert(Record::Registration(Registration {
+                subject: caller.subject.clone(),
+                slug,
+            }))
+            .or_refuse(Refusal::AlreadyRegistered),
+        );
+    }
+    Created {
+        change,
+        organisation,
+        challenge,
+    }
+}
+
+/// A PATCH could not be decided yet: the VAT number changes and VIES has not been asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskVies(pub VatNumber);
+
+/// What a PATCH leaves: the organisation, and the challenges to mail for changed addresses.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub organisation: Organisation,
+    pub challenges: Vec<EmailChallenge>,
+}
+
+/// Applies `patch`. A changed VAT number is checked with VIES when `vies` can answer: the first
+/// decision returns [`AskVies`], the caller asks and decides again with the answer.
+pub fn update_organisation(
+    access: &Access,
+    patch: &OrganisationPatch,
+    vies: ViesLookup<'_>,
+    now: DateTime<Utc>,
+) -> Result<Decision<Updated>, AskVies> {
+    let read_revision = access.organisation.revision;
+    let mut organisation = access.organisation.clone();
+    let changed = patch.apply(&mut organisation, now);
+    if changed.is_empty() {
+        return Ok(Decision::nothing(Updated {
+            organisation,
+            challenges: Vec::new(),
+        }));
+    }
+    let actor = Actor::user(&access.caller);
+    let names: Vec<&str> = changed.iter().map(|f| f.wire_name()).collect();
+    let mut message = format!("{} changed {}", actor.display_name(), names.join(", "));
+    if changed.contains(&OrganisationField::VatNumber) {
+        let new_number = patch.vat_number.clone().flatten();
+        match (new_number, vies) {
+            (Some(vat), ViesLookup::NotAsked) => return Err(AskVies(vat)),
+            (Some(_), ViesLookup::Answered(answer)) => {
+                organisation.record_vies_answer(answer, now);
+                message.push_str(&format!("; {}", answer.describe()));
+            }
+            _ => {}
+        }
+    }
+    let mut challenges = Vec::new();
+    if changed.contains(&OrganisationField::ContactEmail) {
+        challenges.push(EmailChallenge::new(
+            &organisation.slug,
+            EmailKind::Contact,
+            &organisation.contact_email,
+            now,
+        ));
+    }
+    if let (true, Some(billing)) = (
+        changed.contains(&OrganisationField::BillingEmail),
+        &organisation.billing_email,
+    ) {
+        challenges.push(EmailChallenge::new(
+            &organisation.slug,
+            EmailKind::Billing,
+            billing,
+            now,
+        ));
+    }
+    organisation.revision += 1;
+    let event = ActivityEvent::new(ActivityType::OrganisationUpdated, actor, message, now);
+    let change = Change::update(organisation.clone(), read_revision, event).with_all(
+        challenges
+            .iter()
+            .map(|c| Write::insert(Record::EmailCode(c.record.clone()))),
+    );
+    Ok(Decision::write(
+        change,
+        Updated {
+            organisation,
+            challenges,
+        },
+    ))
+}
+
+/// What is known of VIES's answer for a PATCH's new VAT number.
+#[derive(Debug, Clone, Copy)]
+pub enum ViesLookup<'a> {
+    /// VIES is not configured: the number stays `PENDING` until the scheduled check.
+    Unavailable,
+    NotAsked,
+    Answered(&'a ViesAnswer),
+}
+
+/// Deletes the organisation `identity` names: only while no cluster, cloud account or
+/// monitoring tenant is active (the ledger is checked again in the transaction). The partition
+/// is marked for sweeping, which keeps the slug reserved until it is empty.
+pub fn delete_organisation(
+    access: &Access,
+    identity: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Change, Rejection> {
+    let organisation = &access.organisation;
+    if organisation.identity != identity {
+        return Err(Rejection::NotFound(format!(
+            "Organisation {identity} does not exist."
+        )));
+    }
+    if let Some(blocker) = access.ledger.delete_blocker() {
+        return Err(Rejection::invalid(blocker));
+    }
+    let record = DeletionRecord {
+        identity,
+        slug: organisation.slug.clone(),
+        name: organisation.name.as_str().to_owned(),
+        deleted_by: access.caller.subject.to_string(),
+        deleted_at: now,
+        expires_at: (now + Duration::days(DELETION_RECORD_DAYS)).timestamp(),
+    };
+    Ok(Change {
+        slug: organisation.slug.clone(),
+        profile: Profile::Delete {
+            read_revision: organisation.revision,
+        },
+        activity: None,
+        writes: vec![
+            Write::check(RecordKey::Ledger, Expect::LedgerClear),
+            Write::remove(RecordKey::OrganisationIdentity(identity), Expect::Anything),
+            Write::put(Record::PurgeMarker, Expect::Anything),
+            Write::put(Record::Deletion(record), Expect::Anything),
+        ],
+        ledger: None,
+    })
+}
+
+// --- members -------------------------------------------------------------------------------
+
+/// The profile after a membership change: the next revision, the admin count moved.
+fn next_revision(organisation: &Organisation, admin_delta: i64) -> Organisation {
+    let mut next = organisation.clone();
+    next.revision += 1;
+    next.admin_count = u32::try_from(i64::from(next.admin_count) + admin_delta).unwrap_or(0);
+    next
+}
+
+/// Adds `member` (an invitation: no subject yet). Its e-mail address must not hold another
+/// membership ([`Refusal::MemberEmailTaken`]).
+pub fn add_member(access: &Access, member: &Member, now: DateTime<Utc>) -> Change {
+    let actor = Actor::user(&access.caller);
+    let email = member.email.as_ref().map(Email::as_str).unwrap_or_default();
+    let event = ActivityEvent::new(
+        ActivityType::MemberAdded,
+        actor.clone(),
+        format!(
+            "{} added {email} as {}",
+            actor.display_name(),
+            member.role.as_str()
+        ),
+        now,
+    );
+    let admin_delta = i64::from(member.role == Role::Admin);
+    Change::update(
+        next_revision(&access.organisation, admin_delta),
+        access.organisation.revision,
+        event,
+    )
+    .with_all(member_writes(member))
+}
+
+/// Removes the member read as [`Access::target_member`], never the last admin.
+pub fn remove_member(
+    access: &Access,
+    identity: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Change, Rejection> {
+    let slug = &access.organisation.slug;
+    let member = access.target_member.as_ref().ok_or_else(|| {
+        Rejection::NotFound(format!(
+            "Member {identity} does not exist in organisation '{slug}'."
+        ))
+    })?;
+    if member.role == Role::Admin && access.organisation.admin_count <= 1 {
+        return Err(Rejection::invalid(format!(
+            "{} is the last admin of organisation '{slug}'; make another member admin first.",
+            member
+                .email
+                .as_ref()
+                .map(Email::as_str)
+                .unwrap_or("This member")
+        )));
+    }
+    let actor = Actor::user(&access.caller);
+    let removed = member
+        .email
+        .as_ref()
+        .map(Email::as_str)
+        .or(member.username.as_deref())
+        .unwrap_or("a member");
+    let event = ActivityEvent::new(
+        ActivityType::MemberRemoved,
+        actor.clone(),
+        format!(
+            "{} removed {removed} ({})",
+            actor.display_name(),
+            member.role.as_str()
+        ),
+        now,
+    );
+    let admin_delta = -i64::from(member.role == Role::Admin);
+    let mut change = Change::update(
+        next_revision(&access.organisation, admin_delta),
+        access.organisation.revision,
+        event,
+    )
+    .with(Write::remove(
+        RecordKey::Member(member.identity),
+        Expect::Present,
+    ));
+    if let Some(email) = &member.email {
+        change = change.with(Write::remove(
+            RecordKey::MemberByEmail(email.clone()),
+            Expect::Anything,
+        ));
+    }
+    if let Some(subject) = &member.subject {
+        change = change.with(Write::remove(
+            RecordKey::MemberBySubject(subject.clone()),
+            Expect::Anything,
+        ));
+    }
+    Ok(change)
+}
+
+/// Binds the invitation `invited` (found by the caller's verified e-mail) to the caller: the
+/// first use of an invitation. Returns the change and the bound member.
+pub fn claim_invitation(
+    organisation: &Organisation,
+    caller: &Caller,
+    invited: Member,
+    now: DateTime<Utc>,
+) -> (Change, Member) {
+    let bound = Member {
+        subject: Some(caller.subject.clone()),
+        username: invited.username.clone().or_else(|| caller.username.clone()),
+        ..invited
+    };
+    let actor = Actor::user(caller);
+    let event = ActivityEvent::new(
+        ActivityType::MemberJoined,
+        actor.clone(),
+        format!("{} joined as {}", actor.display_name(), bound.role.as_str()),
+        now,
+    );
+    let email = bound
+        .email
+        .clone()
+        .or_else(|| caller.verified_email().cloned());
+    let mut change = Change::update(next_revision(organisation, 0), organisation.revision, event);
+    if let Some(email) = email {
+        change = change.with(Write::put(
+            Record::MemberByEmail(super::records::EmailLookup {
+                email,
+                member_identity: bound.identity,
+                subject: bound.subject.clone(),
+            }),
+            Expect::Unclaimed,
+        ));
+    }
+    let change = change
+        .with(Write::put(Record::Member(bound.clone()), Expect::Present))
+        .with(Write::insert(Record::MemberBySubject(bound.clone())));
+    (change, bound)
+}
+
+// --- verification --------------------------------------------------------------------------
+
+/// Confirms the legal entity name and/or address VIES holds for the VAT number (admins).
+pub fn confirm_legal_entity(
+    access: &Access,
+    name: Option<&str>,
+    address: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Decision<Organisation>, Rejection> {
+    let read_revision = access.organisation.revision;
+    let mut organisation = access.organisation.clone();
+    // `vatCodeValidated` follows VIES's last definite answer; a later "could not check" leaves
+    // that answer, and the registry's name and address, standing.
+    if !organisation.vat_code_validated {
+        return Err(Rejection::invalid(
+            "VIES has not confirmed this organisation's VAT number, so there is no legal entity to confirm.",
+        ));
+    }
+    let v = &mut organisation.verification;
+    let mut mismatches = Vec::new();
+    for (submitted, registry, verified_at, field) in [
+        (
+            name,
+            &v.vat_legal_entity_name,
+            &mut v.vat_legal_entity_name_verified_at,
+            "vatLegalEntityName",
+        ),
+        (
+            address,
+            &v.vat_legal_entity_address,
+            &mut v.vat_legal_entity_address_verified_at,
+            "vatLegalEntityAddress",
+        ),
+    ] {
+        let Some(submitted) = submitted else { continue };
+        match registry {
+            Some(registry)
+                if normalise_entity_text(registry) == normalise_entity_text(submitted) =>
+            {
+                *verified_at = Some(now);
+            }
+            Some(_) => mismatches.push(FieldError::new(
+                field,
+                "does not match what VIES holds for this VAT number",
+            )),
+            None => mismatches.push(FieldError::new(
+                field,
+                "VIES holds no value to compare with",
+            )),
+        }
+    }
+    if !mismatches.is_empty() {
+        return Err(Rejection::Invalid {
+            message: "The legal entity does not match the VAT registry.".into(),
+            details: mismatches.iter().map(ToString::to_string).collect(),
+        });
+    }
+    organisation.revision += 1;
+    let actor = Actor::user(&access.caller);
+    let confirmed: Vec<&str> = [name.map(|_| "name"), address.map(|_| "address")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let event = ActivityEvent::new(
+        ActivityType::VatLegalEntityConfirmed,
+        actor.clone(),
+        format!(
+            "{} confirmed the VAT legal entity's {}",
+            actor.display_name(),
+            confirmed.join(" and ")
+        ),
+        now,
+    );
+    Ok(Decision::write(
+        Change::update(organisation.clone(), read_revision, event),
+        organisation,
+    ))
+}
+
+/// Marks the address `code` verifies as verified and uses the code up. The address must still
+/// be the organisation's.
+pub fn verify_email(
+    organisation: &Organisation,
+    code: &EmailCode,
+    now: DateTime<Utc>,
+) -> Result<Change, Rejection> {
+    let current = match code.kind {
+        EmailKind::Contact => Some(&organisation.contact_email),
+        EmailKind::Billing => organisation.billing_email.as_ref(),
+    };
+    if current.map(Email::key) != Some(code.email.key()) {
+        return Err(Rejection::invalid(format!(
+            "The organisation's {} e-mail address is no longer {}; this code verifies nothing.",
+            code.kind.describe(),
+            code.email
+        )));
+    }
+    let read_revision = organisation.revision;
+    let mut organisation = organisation.clone();
+    match code.kind {
+        EmailKind::Contact => organisation.verification.contact_email_verified_at = Some(now),
+        EmailKind::Billing => organisation.verification.billing_email_verified_at = Some(now),
+    }
+    organisation.revision += 1;
+    let actor = Actor {
+        actor_type: ActorType::User,
+        subject: None,
+        username: None,
+        email: Some(code.email.as_str().to_owned()),
+    };
+    let event = ActivityEvent::new(
+        ActivityType::EmailVerified,
+        actor,
+        format!(
+            "{} was verified as the {} e-mail address",
+            code.email,
+            code.kind.describe()
+        ),
+        now,
+    );
+    Ok(Change::update(organisation, read_revision, event).with(
+        Write::remove(
+            RecordKey::EmailCode(code.code_hash.clone()),
+            Expect::Present,
+        )
+        .or_refuse(Refusal::CodeUsed),
+    ))
+}
+
+/// Records VIES's answer on the scheduled re-validation; a changed status is an activity event
+/// of the platform. `None` when the organisation no longer has this VAT number (a change of
+/// number scheduled its own check). The decision says whether the status changed.
+pub fn record_vies_answer(
+    organisation: &Organisation,
+    vat: &VatNumber,
+    answer: &ViesAnswer,
+    now: DateTime<Utc>,
+) -> Option<Decision<bool>> {
+    if organisation.vat_code.as_deref() != Some(vat.as_string().as_str()) {
+        return None;
+    }
+    let read_revision = organisation.revision;
+    let mut next = organisation.clone();
+    let before = next.verification.vat_status;
+    let changed = next.record_vies_answer(answer, now);
+    let activity = changed.then(|| {
+        next.revision += 1;
+        let after = next.verification.vat_status.map_or("none", |s| s.as_str());
+        ActivityEvent::new(
+            ActivityType::VatStatusChanged,
+            Actor::system(),
+            format!(
+                "VAT number {vat} is now {after} (was {}): {}",
+                before.map_or("none", |s| s.as_str()),
+                answer.describe()
+            ),
+            now,
+        )
+    });
+    Some(Decision::write(
+        Change {
+            slug: next.slug.clone(),
+            profile: Profile::Update {
+                organisation: next,
+                read_revision,
+            },
+            activity,
+            writes: Vec::new(),
+            ledger: None,
+        },
+        changed,
+    ))
+}
+
+// --- platform events -----------------------------------------------------------------------
+
+/// What a platform event's decision rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceView {
+    pub organisation: Organisation,
+    pub record: Option<ResourceRecord>,
+    /// Only its payment methods count, and only for payment method events.
+    pub ledger: ResourceLedger,
+}
+
+/// Applies `event` to the resource it names: `None` when it changes nothing (a duplicate, an
+/// older event, anything after a cluster's deletion). Otherwise the change and the view after
+/// it (for the organisation's next event of the same batch).
+pub fn apply_platform_event(
+    event: &PlatformEvent,
+    view: &ResourceView,
+) -> Option<(Change, ResourceView)> {
+    let state = event.next_state(view.record.as_ref())?;
+    let before = view.record.as_ref().map(|r| &r.state);
+    let delta = LedgerDelta::between(
+        ResourceState::contribution(before),
+        ResourceState::contribution(Some(&state)),
+    );
+    let activity = event.activity(before, &state);
+    let payments = match &event.resource {
+        Resource::PaymentMethod(id)
+            if before.and_then(ResourceState::attached_at) != state.attached_at() =>
+        {
+            Some(view.ledger.with_payment_method(id, state.attached_at()))
+        }
+        _ => None,
+    };
+    let record = event.record(view.record.as_ref(), state);
+    let mut organisation = view.organisation.clone();
+    let profile = match activity {
+        Some(_) => {
+            organisation.revision += 1;
+            Profile::Update {
+                organisation: organisation.clone(),
+                read_revision: view.organisation.revision,
+            }
+        }
+        None => Profile::Exists,
+    };
+    let ledger = (!delta.is_zero() || payments.is_some()).then(|| LedgerUpdate {
+        delta,
+        payments: payments.clone(),
+    });
+    let change = Change {
+        slug: organisation.slug.clone(),
+        profile,
+        activity,
+        writes: vec![Write::put(
+            Record::Resource(event.resource.clone(), record.clone()),
+            Expect::Version(view.record.as_ref().map(|r| r.version)),
+        )],
+        ledger,
+    };
+    Some((
+        change,
+        ResourceView {
+            organisation,
+            record: Some(record),
+            ledger: payments.unwrap_or_else(|| view.ledger.clone()),
+        },
+    ))
+}

@@ -1,0 +1,278 @@
+//! The items of the single table, each declaring its keys in one place (the way modyne models
+//! single-table items): partition key, sort key, index keys, and the `entity` attribute that
+//! tells item types apart when they are read back. The table of keys and access patterns is in
+//! [`super::keys`].
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::keys::{self, Key};
+use super::{AttributeValue, Item, StoreError};
+use crate::domain::activity::ActivityEvent;
+use crate::domain::ledger::ResourceLedger;
+use crate::domain::member::Member;
+use crate::domain::organisation::Organisation;
+use crate::domain::platform::{Resource, ResourceRecord};
+use crate::domain::records::{
+    DeletionRecord, EmailCode, EmailLookup, IdentityLookup, Registration,
+};
+use crate::domain::Slug;
+
+/// The attribute that names an item's entity type.
+pub const ENTITY: &str = "entity";
+
+/// Attribute names that conditions and updates use. Each is the serialised name of a field of
+/// the entity named beside it; `tests::expression_names_are_serialised_names` proves it.
+pub mod fields {
+    /// [`Organisation::revision`](crate::domain::organisation::Organisation).
+    pub const REVISION: &str = "revision";
+    /// [`ResourceRecord::version`](crate::domain::platform::ResourceRecord).
+    pub const VERSION: &str = "version";
+    /// [`EmailLookup::subject`](crate::domain::records::EmailLookup).
+    pub const SUBJECT: &str = "subject";
+    /// [`ResourceLedger`](crate::domain::ledger::ResourceLedger)'s counters and totals.
+    pub const ACTIVE_CLUSTERS: &str = "active_clusters";
+    pub const CLOUD_ACCOUNTS: &str = "cloud_accounts";
+    pub const MONITORING_TENANTS: &str = "monitoring_tenants";
+    pub const TOTAL_CPU_MILLICORES: &str = "total_cpu_millicores";
+    pub const TOTAL_MEMORY_MIB: &str = "total_memory_mib";
+    pub const PAYMENT_METHODS: &str = "payment_methods";
+    pub const PAYMENT_VERSION: &str = "payment_version";
+    pub const PAYMENT_METHOD_ATTACHED_AT: &str = "payment_method_attached_at";
+}
+
+/// A stored item type.
+pub trait Entity: Serialize {
+    /// The value of the item's [`ENTITY`] attribute.
+    const TYPE: &'static str;
+    /// The item's key. Items of an organisation's partition are keyed under `organisation`;
+    /// lookups outside any partition ignore it.
+    fn key(&self, organisation: &Slug) -> Key;
+    /// The item's `gsi1` keys, when it is in that sparse index.
+    fn index_key(&self) -> Option<Key> {
+        None
+    }
+}
+
+/// Serialises `entity` with its keys and type.
+pub fn to_item<E: Entity>(entity: &E, organisation: &Slug) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(entity)?;
+    item.extend(entity.key(organisation).into_item());
+    if let Some(index) = entity.index_key() {
+        item.insert(
+            super::schema::GSI1.partition_key.to_owned(),
+            AttributeValue::S(index.pk),
+        );
+        item.insert(
+            super::schema::GSI1.sort_key.to_owned(),
+            AttributeValue::S(index.sk),
+        );
+    }
+    item.insert(ENTITY.to_owned(), AttributeValue::S(E::TYPE.to_owned()));
+    Ok(item)
+}
+
+/// Deserialises an item (keys and type attributes are ignored by the domain types).
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+/// The entity type an item was written as.
+pub fn entity_type(item: &Item) -> Option<&str> {
+    item.get(ENTITY)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// The profile: the organisation itself. While it has a VAT number, it is also in `gsi1`
+/// under its VAT check shard, sorted by when the check is due.
+impl Entity for Organisation {
+    const TYPE: &'static str = "organisation";
+    fn key(&self, _: &Slug) -> Key {
+        Key::profile(&self.slug)
+    }
+    fn index_key(&self) -> Option<Key> {
+        self.vat_next_check_at.map(|due| Key {
+            pk: keys::vat_check_queue(keys::vat_check_shard(&self.slug)),
+            sk: keys::vat_check_due(due),
+        })
+    }
+}
+
+/// A membership (list, remove).
+impl Entity for Member {
+    const TYPE: &'static str = "member";
+    fn key(&self, organisation: &Slug) -> Key {
+        Key::member(organisation, self.identity)
+    }
+}
+
+/// The membership again, by token subject: authorising a caller is a key lookup.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct MemberBySubject<'a>(pub &'a Member);
+
+impl Entity for MemberBySubject<'_> {
+    const TYPE: &'static str = "member_by_subject";
+    fn key(&self, organisation: &Slug) -> Key {
+        // A member by subject always has one; an unbound member is never written this way.
+        let subject = self.0.subject.as_ref().map(|s| s.as_str()).unwrap_or("");
+        Key::member_by_subject(organisation, subject)
+    }
+}
+
+/// Which membership an e-mail address holds: unique per organisation, and the invitation a
+/// verified token claims.
+impl Entity for EmailLookup {
+    const TYPE: &'static str = "member_by_email";
+    fn key(&self, organisation: &Slug) -> Key {
+        Key::member_by_email(organisation, &self.email)
+    }
+}
+
+/// Activity event number `seq` (the revision the change took).
+#[derive(Debug, Serialize)]
+pub struct ActivityEntry<'a> {
+    #[serde(skip)]
+    pub seq: u64,
+    #[serde(flatten)]
+    pub event: &'a ActivityEvent,
+}
+
+impl Entity for ActivityEntry<'_> {
+    const TYPE: &'static str = "activity";
+    fn key(&self, organisation: &Slug) -> Key {
+        Key::activity(organisation, self.seq)
+    }
+}
+
+/// What the platform's events add up to.
+impl Entity for ResourceLedger {
+    const TYPE: &'static str = "ledger";
+    fn key(&self, organisation: &Slug) -> Key {
+        Key::ledger(organisation)
+    }
+}
+
+/// One resource another service owns, with what the newest event said of it.
+#[derive(Debug, Serialize)]
+pub struct ResourceEntry<'a> {
+    #[serde(skip)]
+    pub resource: &'a Resource,
+    #[serde(flatten)]
+    pub record: &'a ResourceRecord,
+}
+
+impl Entity for ResourceEntry<'_> {
+    const TYPE: &'static str = "resource";
+    fn key(&self, organisation: &Slug) -> Key {
+        Key::resource(organisation, self.resource)
+    }
+}
+
+/// The partition is being swept after a delete.
+#[derive(Debug, Serialize)]
+pub struct PurgeMarker {}
+
+impl Entity for PurgeMarker {
+    const TYPE: &'static str = "purge";
+    fn key(&self, organisation: &Slug) -> Key {
+        Key::purge(organisation)
+    }
+}
+
+/// Outside the partitions: which organisation an identity names (DELETE by identity).
+impl Entity for IdentityLookup {
+    const TYPE: &'static str = "organisation_identity";
+    fn key(&self, _: &Slug) -> Key {
+        Key::organisation_identity(self.identity)
+    }
+}
+
+/// Outside the partitions: a user's one registration.
+impl Entity for Registration {
+    const TYPE: &'static str = "registration";
+    fn key(&self, _: &Slug) -> Key {
+        Key::registration(&self.subject)
+    }
+}
+
+/// Outside the partitions: a deleted organisation, kept after its partition is gone.
+impl Entity for DeletionRecord {
+    const TYPE: &'static str = "deletion";
+    fn key(&self, _: &Slug) -> Key {
+        Key::deletion(self.identity)
+    }
+}
+
+/// Outside the partitions: an e-mail verification code, by its hash.
+impl Entity for EmailCode {
+    const TYPE: &'static str = "email_code";
+    fn key(&self, _: &Slug) -> Key {
+        Key::email_code(&self.code_hash)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::domain::platform::ResourceState;
+
+    fn attributes<E: Entity>(entity: &E) -> Vec<String> {
+        let slug = Slug::parse("acme").unwrap();
+        let mut names: Vec<String> = to_item(entity, &slug).unwrap().into_keys().collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn expression_names_are_serialised_names() {
+        let ledger = ResourceLedger {
+            payment_methods: BTreeMap::from([("pm".to_owned(), chrono::Utc::now())]),
+            payment_method_attached_at: Some(chrono::Utc::now()),
+            ..ResourceLedger::default()
+        };
+        let names = attributes(&ledger);
+        for field in [
+            fields::ACTIVE_CLUSTERS,
+            fields::CLOUD_ACCOUNTS,
+            fields::MONITORING_TENANTS,
+            fields::TOTAL_CPU_MILLICORES,
+            fields::TOTAL_MEMORY_MIB,
+            fields::PAYMENT_METHODS,
+            fields::PAYMENT_VERSION,
+            fields::PAYMENT_METHOD_ATTACHED_AT,
+        ] {
+            assert!(names.iter().any(|n| n == field), "{field} not in {names:?}");
+        }
+        let record = ResourceRecord {
+            state: ResourceState::ClusterDeleted,
+            occurred_at: chrono::Utc::now(),
+            event_rank: 0,
+            version: 1,
+        };
+        let entry = ResourceEntry {
+            resource: &Resource::Cluster("c".into()),
+            record: &record,
+        };
+        assert!(attributes(&entry).iter().any(|n| n == fields::VERSION));
+        let lookup = EmailLookup {
+            email: crate::domain::Email::parse("e", "a@b.io").unwrap(),
+            member_identity: uuid::Uuid::new_v4(),
+            subject: crate::domain::Subject::parse("s"),
+        };
+        assert!(attributes(&lookup).iter().any(|n| n == fields::SUBJECT));
+        let revision =
+            serde_json::to_value(crate::domain::organisation::tests_support::organisation())
+                .unwrap();
+        assert!(revision.get(fields::REVISION).is_some());
+    }
+
+    #[test]
+    fn every_item_carries_its_keys_and_type() {
+        let names = attributes(&PurgeMarker {});
+        assert_eq!(names, ["entity", "pk", "sk"]);
+    }
+}

@@ -1,0 +1,13 @@
+//! The integration tests: one binary, one module per area. Every test talks to DynamoDB Local
+//! (`DYNAMODB_ENDPOINT`, started by `make test`) through the functions' real handlers.
+
+mod activity;
+mod authorisation;
+mod contract;
+mod fixtures;
+mod members;
+mod organisations;
+mod platform_events;
+mod resources;
+mod validation;
+mod vat_revalidation;
