@@ -66,9 +66,10 @@ impl App {
     /// - `VIES_BASE_URL` (default: the Commission's REST API), `VIES_TIMEOUT_MS` (default 4000);
     /// - `PUBLIC_API_URL`: base of verification links.
     pub async fn from_env() -> Result<Self, ConfigError> {
+        refuse_local_verifier_in_lambda(|name| std::env::var(name).ok())?;
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let store = Store::new(aws_sdk_dynamodb::Client::new(&config), table);
+        let store = Store::from_config(&config, table);
         let local_jwt = std::env::var("LOCAL_JWT_SECRET")
             .ok()
             .filter(|s| !s.is_empty())
@@ -112,6 +113,36 @@ impl App {
     }
 }
 
+/// Whether the process runs in the AWS Lambda service. Managed runtimes set `AWS_EXECUTION_ENV`
+/// to `AWS_Lambda_<runtime>`, but Lambda leaves it undefined for OS-only runtimes such as ours
+/// (`provided.al2023`); there, `AWS_LAMBDA_LOG_GROUP_NAME` and `LAMBDA_TASK_ROOT` tell. `cargo
+/// lambda watch` (`make dev`) sets none of the three (it sets `AWS_LAMBDA_FUNCTION_NAME`,
+/// `AWS_LAMBDA_RUNTIME_API` and a few more; checked with cargo-lambda 1.9.2).
+fn in_lambda_service(var: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |name: &str| var(name).is_some_and(|v| !v.is_empty());
+    var("AWS_EXECUTION_ENV").is_some_and(|v| v.starts_with("AWS_Lambda_"))
+        || set("AWS_LAMBDA_LOG_GROUP_NAME")
+        || set("LAMBDA_TASK_ROOT")
+}
+
+/// The local bearer-token verifier trusts anyone who knows `LOCAL_JWT_SECRET`. In AWS the
+/// authorizer verifies tokens, so a function there that has the secret refuses to start.
+fn refuse_local_verifier_in_lambda(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    if var("LOCAL_JWT_SECRET").is_some_and(|s| !s.is_empty()) && in_lambda_service(&var) {
+        tracing::error!(
+            "refusing to start: LOCAL_JWT_SECRET is set in the AWS Lambda service; the local token \
+             verifier is for development only, remove the variable from the function's configuration"
+        );
+        return Err(ConfigError::Invalid(
+            "LOCAL_JWT_SECRET",
+            "it must not be set in the AWS Lambda service (development only)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Structured JSON logs (CloudWatch-friendly), level from `RUST_LOG` (default `info`).
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
@@ -141,4 +172,64 @@ where
         async move { Ok::<_, std::convert::Infallible>(response.await) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_local_verifier_refuses_to_start_in_the_lambda_service() {
+        // What `cargo lambda watch` (make dev) gives a function: it starts.
+        let watch = [
+            ("LOCAL_JWT_SECRET", "local-development-secret-change-me"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "organisations"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "4096"),
+            (
+                "AWS_LAMBDA_RUNTIME_API",
+                "http://127.0.0.1:9000/.rt/organisations",
+            ),
+        ];
+        assert!(refuse_local_verifier_in_lambda(env(&watch)).is_ok());
+
+        // The Lambda service, provided.al2023 (no AWS_EXECUTION_ENV), and a managed runtime.
+        let provided = [
+            ("LOCAL_JWT_SECRET", "oops"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "prod-organisations"),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                "/aws/lambda/prod-organisations",
+            ),
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+        ];
+        let refused = refuse_local_verifier_in_lambda(env(&provided)).unwrap_err();
+        assert!(refused
+            .to_string()
+            .starts_with("LOCAL_JWT_SECRET is not valid"));
+        let managed = [
+            ("LOCAL_JWT_SECRET", "oops"),
+            ("AWS_EXECUTION_ENV", "AWS_Lambda_java21"),
+        ];
+        assert!(refuse_local_verifier_in_lambda(env(&managed)).is_err());
+
+        // In the service without the secret (or with an empty one): it starts.
+        assert!(refuse_local_verifier_in_lambda(env(&provided[1..])).is_ok());
+        let empty = [("LOCAL_JWT_SECRET", ""), ("LAMBDA_TASK_ROOT", "/var/task")];
+        assert!(refuse_local_verifier_in_lambda(env(&empty)).is_ok());
+        // Another execution environment (e.g. ECS) is not Lambda.
+        let ecs = [
+            ("LOCAL_JWT_SECRET", "s"),
+            ("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE"),
+        ];
+        assert!(refuse_local_verifier_in_lambda(env(&ecs)).is_ok());
+    }
 }

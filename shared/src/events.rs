@@ -6,7 +6,7 @@
 //! dead-letter queue) and the rest of the batch is applied.
 //!
 //! Cost: one BatchGetItem per 100 keys for the whole batch reads every profile and resource
-//! item the batch names; then each event that changes something is one TransactWriteItems.
+//! item the batch names; then each event that changes something is one transaction.
 //! Events of one organisation are applied in order, each starting from what the previous one
 //! wrote, so they need no further read; organisations are applied concurrently. A stale read
 //! (another writer got there first) fails a condition, and that event is read again and

@@ -102,9 +102,11 @@ pub const ROUTES: &[Route] = &[
         Endpoint::UpdateOrganisation,
         Group::Organisations,
     ),
+    // The segment is the organisation's identity (a UUID), but API Gateway refuses two names for
+    // one path position, so it carries the name every other route gives it.
     route(
         "DELETE",
-        "/api/v1/organisations/{organisationIdentity}",
+        "/api/v1/organisations/{organisationSlug}",
         Endpoint::DeleteOrganisation,
         Group::Organisations,
     ),

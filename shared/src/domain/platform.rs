@@ -576,33 +576,4 @@ mod tests {
         let bigger = resized.next_state(None).unwrap();
         assert!(resized.activity(Some(&active), &bigger).is_none());
     }
-
-    #[test]
-    fn records_map_to_items_and_back() {
-        let overrides = QuotaOverrides {
-            nodes_per_cluster: Some(9),
-            ..QuotaOverrides::default()
-        };
-        for state in [
-            ResourceState::ClusterActive {
-                cpu_millicores: u32::MAX,
-                memory_mib: 7,
-            },
-            ResourceState::ClusterDeleted,
-            ResourceState::PaymentMethodAttached {
-                attached_at: Utc::now(),
-            },
-            ResourceState::QuotasOverridden { overrides },
-        ] {
-            let record = ResourceRecord {
-                state,
-                occurred_at: Utc::now(),
-                event_rank: 2,
-                version: 3,
-            };
-            let item: crate::storage::Item = serde_dynamo::to_item(&record).unwrap();
-            let back: ResourceRecord = serde_dynamo::from_item(item).unwrap();
-            assert_eq!(back, record);
-        }
-    }
 }

@@ -275,4 +275,42 @@ mod tests {
         let names = attributes(&PurgeMarker {});
         assert_eq!(names, ["entity", "pk", "sk"]);
     }
+
+    #[test]
+    fn records_map_to_items_and_back() {
+        let overrides = crate::domain::quotas::QuotaOverrides {
+            nodes_per_cluster: Some(9),
+            ..crate::domain::quotas::QuotaOverrides::default()
+        };
+        for state in [
+            ResourceState::ClusterActive {
+                cpu_millicores: u32::MAX,
+                memory_mib: 7,
+            },
+            ResourceState::ClusterDeleted,
+            ResourceState::PaymentMethodAttached {
+                attached_at: chrono::Utc::now(),
+            },
+            ResourceState::QuotasOverridden { overrides },
+        ] {
+            let record = ResourceRecord {
+                state,
+                occurred_at: chrono::Utc::now(),
+                event_rank: 2,
+                version: 3,
+            };
+            let resource = Resource::Cluster("c".into());
+            let slug = Slug::parse("acme").unwrap();
+            let item = to_item(
+                &ResourceEntry {
+                    resource: &resource,
+                    record: &record,
+                },
+                &slug,
+            )
+            .unwrap();
+            let back: ResourceRecord = from_item(item).unwrap();
+            assert_eq!(back, record);
+        }
+    }
 }

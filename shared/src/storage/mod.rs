@@ -90,6 +90,11 @@ impl Store {
         }
     }
 
+    /// The table `table`, reached with the SDK configuration `config`.
+    pub fn from_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }
