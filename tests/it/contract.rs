@@ -2,7 +2,7 @@
 //! `shared::storage::schema` ↔ `template.yaml`, and `shared::routes::ROUTES` ↔ `template.yaml`
 //! ↔ the `cargo lambda watch` router in `Cargo.toml`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use api_tests::dynamodb::repo_root;
 use serde_yaml::Value as Yaml;
@@ -163,8 +163,7 @@ fn only_unauthenticated_routes_skip_the_authorizer() {
     );
 }
 
-/// The watch router cannot give one path segment two parameter names (DELETE uses
-/// `{organisationIdentity}` where GET uses `{organisationSlug}`), so names are compared as `{}`.
+/// A path with its parameters' names dropped: `/a/{x}/b` -> `/a/{}/b`.
 fn anonymous(path: &str) -> String {
     path.split('/')
         .map(|s| if s.starts_with('{') { "{}" } else { s })
@@ -172,8 +171,8 @@ fn anonymous(path: &str) -> String {
         .join("/")
 }
 
-#[test]
-fn local_watch_router_matches_the_route_table() {
+/// (method, path, function) of every route of the `cargo lambda watch` router in Cargo.toml.
+fn watch_routes() -> BTreeSet<(String, String, String)> {
     let text = std::fs::read_to_string(repo_root().join("Cargo.toml")).expect("Cargo.toml");
     let manifest: toml::Value = toml::from_str(&text).expect("Cargo.toml is TOML");
     let router = manifest["workspace"]["metadata"]["lambda"]["watch"]["router"]
@@ -184,19 +183,20 @@ fn local_watch_router_matches_the_route_table() {
         for route in routes.as_array().expect("a list of {method, function}") {
             local.insert((
                 route["method"].as_str().unwrap().to_owned(),
-                anonymous(path),
+                path.clone(),
                 route["function"].as_str().unwrap().to_owned(),
             ));
         }
     }
-    let expected: BTreeSet<_> = route_table()
-        .into_iter()
-        .map(|(m, p, f)| (m, anonymous(&p), f))
-        .collect();
-    assert_eq!(local, expected);
+    local
 }
 
-/// (method, path with anonymous parameters) of every operation in openapi.yaml.
+#[test]
+fn local_watch_router_matches_the_route_table() {
+    assert_eq!(watch_routes(), route_table());
+}
+
+/// (method, path) of every operation in openapi.yaml.
 fn openapi_routes() -> BTreeSet<(String, String)> {
     let text = std::fs::read_to_string(repo_root().join("openapi.yaml")).expect("openapi.yaml");
     let document: Yaml = serde_yaml::from_str(&text).expect("openapi.yaml is YAML");
@@ -206,7 +206,7 @@ fn openapi_routes() -> BTreeSet<(String, String)> {
         for (method, _) in item.as_mapping().expect("a path item") {
             let method = method.as_str().unwrap_or_default();
             if ["get", "post", "patch", "put", "delete"].contains(&method) {
-                routes.insert((method.to_uppercase(), anonymous(path)));
+                routes.insert((method.to_uppercase(), path.to_owned()));
             }
         }
     }
@@ -217,9 +217,65 @@ fn openapi_routes() -> BTreeSet<(String, String)> {
 fn openapi_documents_exactly_the_route_table() {
     let expected: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .map(|r| (r.method.to_owned(), anonymous(r.path)))
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
         .collect();
     assert_eq!(openapi_routes(), expected);
+}
+
+/// Each hierarchical level of a path (its literal segments before, parameters as `{}`) whose
+/// parameter has more than one name among `paths`, with the names.
+fn path_variable_conflicts<'a>(
+    paths: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in paths {
+        let segments: Vec<&str> = path.split('/').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            if segment.starts_with('{') {
+                let level = format!("{}/{{}}", anonymous(&segments[..i].join("/")));
+                names
+                    .entry(level)
+                    .or_default()
+                    .insert((*segment).to_owned());
+            }
+        }
+    }
+    names.retain(|_, n| n.len() > 1);
+    names
+}
+
+/// API Gateway refuses an HTTP API whose routes give one position two variable names
+/// (ConflictException: "conflicting variable on the same hierarchical level"); the local router
+/// and openapi.yaml follow the same rule.
+#[test]
+fn one_path_variable_name_per_position() {
+    let template = template_routes();
+    let table = route_table();
+    let watch = watch_routes();
+    let openapi = openapi_routes();
+    let paths = template
+        .iter()
+        .chain(&table)
+        .chain(&watch)
+        .map(|(_, p, _)| p.as_str())
+        .chain(openapi.iter().map(|(_, p)| p.as_str()));
+    let conflicts = path_variable_conflicts(paths);
+    assert!(
+        conflicts.is_empty(),
+        "two names at one position: {conflicts:?}"
+    );
+
+    // The check itself: the pair the first deploy failed on.
+    assert_eq!(
+        path_variable_conflicts([
+            "/api/v1/organisations/{organisationIdentity}",
+            "/api/v1/organisations/{organisationSlug}/members",
+            "/api/v1/compute-information/organisation/{organisationSlug}",
+        ])
+        .into_keys()
+        .collect::<Vec<_>>(),
+        ["/api/v1/organisations/{}"]
+    );
 }
 
 /// The EventBridge rule forwards exactly the events the consumer understands, and failures
@@ -299,6 +355,12 @@ fn function_policies_name_their_actions_and_resources() {
             assert!(!actions.is_empty(), "{name}: a statement without actions");
             for action in &actions {
                 assert!(!action.contains('*'), "{name}: wildcard action {action}");
+                // Not IAM actions: each item of a transaction is authorised as the PutItem,
+                // UpdateItem, DeleteItem, ConditionCheckItem (or GetItem) it is.
+                assert!(
+                    !action.starts_with("dynamodb:Transact"),
+                    "{name}: {action} is not an IAM action"
+                );
                 if action.starts_with("ses:") {
                     assert_eq!(
                         name, "OrganisationsFunction",
@@ -309,4 +371,455 @@ fn function_policies_name_their_actions_and_resources() {
             assert_ne!(statement["Resource"], "*", "{name}: wildcard resource");
         }
     }
+}
+
+// --- the template as AWS deploys it (issue 11) -------------------------------------------------
+
+/// The intrinsic function a value is, in either notation: `!Sub x` or `{"Fn::Sub": x}`, `!Ref x`
+/// or `{"Ref": x}`. Returns its name without `Fn::` and its argument.
+fn intrinsic(value: &Yaml) -> Option<(&str, &Yaml)> {
+    const SHORT_FORMS: &[&str] = &[
+        "Ref",
+        "Sub",
+        "GetAtt",
+        "Join",
+        "Split",
+        "Select",
+        "If",
+        "Not",
+        "Equals",
+        "And",
+        "Or",
+        "Condition",
+        "FindInMap",
+        "ImportValue",
+        "Base64",
+        "Cidr",
+        "GetAZs",
+    ];
+    match value {
+        Yaml::Tagged(tagged) => SHORT_FORMS
+            .iter()
+            .find(|name| tagged.tag == **name)
+            .map(|name| (*name, &tagged.value)),
+        Yaml::Mapping(map) if map.len() == 1 => {
+            let (key, argument) = map.iter().next()?;
+            let key = key.as_str()?;
+            (key == "Ref" || key.starts_with("Fn::"))
+                .then(|| (key.trim_start_matches("Fn::"), argument))
+        }
+        _ => None,
+    }
+}
+
+/// `!Ref name` of a parameter or resource.
+fn is_ref_to(value: &Yaml, name: &str) -> bool {
+    matches!(intrinsic(value), Some(("Ref", target)) if target == name)
+}
+
+fn parameter<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+    let parameter = &template["Parameters"][name];
+    assert!(parameter.is_mapping(), "parameter {name} in template.yaml");
+    parameter
+}
+
+fn resource<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+    let resource = &template["Resources"][name];
+    assert!(resource.is_mapping(), "resource {name} in template.yaml");
+    resource
+}
+
+/// Whether a name property's value is `!Sub "...${AWS::StackName}..."` (or a `!Join` with
+/// `!Ref AWS::StackName`), so that two stacks in one account and region never collide.
+fn derives_from_stack_name(value: &Yaml) -> bool {
+    match intrinsic(value) {
+        Some(("Sub", Yaml::String(text))) => text.contains("${AWS::StackName}"),
+        Some(("Sub", Yaml::Sequence(args))) => args
+            .first()
+            .and_then(Yaml::as_str)
+            .is_some_and(|text| text.contains("${AWS::StackName}")),
+        Some(("Join", Yaml::Sequence(args))) => args
+            .get(1)
+            .and_then(Yaml::as_sequence)
+            .is_some_and(|parts| parts.iter().any(|p| is_ref_to(p, "AWS::StackName"))),
+        _ => false,
+    }
+}
+
+/// Properties ending in `Name` that do not name the resource itself in the account.
+const NOT_OWN_NAMES: &[&str] = &[
+    // what an alarm measures
+    "MetricName",
+    // an HTTP API's stage, scoped to the API
+    "StageName",
+    // the bus a rule listens on
+    "EventBusName",
+];
+
+/// Every explicitly given name of a resource (a `...Name` property, or the `Name` of a SAM
+/// function's event that SAM turns into a resource) that does not derive from the stack name:
+/// a literal, or a parameter. References to other resources of the template are not names.
+fn names_not_derived_from_the_stack(template: &Yaml) -> Vec<String> {
+    let resource_names: BTreeSet<&str> = resources(template).map(|(n, _)| n).collect();
+    let acceptable = |value: &Yaml| {
+        derives_from_stack_name(value)
+            || matches!(intrinsic(value), Some(("GetAtt", _)))
+            || matches!(intrinsic(value), Some(("Ref", Yaml::String(target))) if resource_names.contains(target.as_str()))
+    };
+    let mut found = Vec::new();
+    for (name, resource) in resources(template) {
+        let Some(properties) = resource["Properties"].as_mapping() else {
+            continue;
+        };
+        for (key, value) in properties {
+            let key = key.as_str().unwrap_or_default();
+            if key.ends_with("Name") && !NOT_OWN_NAMES.contains(&key) && !acceptable(value) {
+                found.push(format!("{name}.{key} = {value:?}"));
+            }
+        }
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (event, definition) in events {
+            let event = event.as_str().unwrap_or_default();
+            let given = &definition["Properties"]["Name"];
+            // SAM names a ScheduleV2 schedule after its logical id unless told otherwise.
+            if definition["Type"] == "ScheduleV2" && given.is_null() {
+                found.push(format!(
+                    "{name}.Events.{event}: no Name (SAM would use {name}{event})"
+                ));
+            } else if !given.is_null() && !acceptable(given) {
+                found.push(format!("{name}.Events.{event}.Name = {given:?}"));
+            }
+        }
+    }
+    found
+}
+
+/// A second stack (staging beside production) in the same account and region deploys: every
+/// explicit name derives from `AWS::StackName`.
+#[test]
+fn explicit_names_derive_from_the_stack_name() {
+    assert_eq!(
+        names_not_derived_from_the_stack(&template()),
+        Vec::<String>::new()
+    );
+
+    // The check itself, on the schedule that collided and on a literal name.
+    let collides: Yaml = serde_yaml::from_str(
+        r#"
+Parameters: {Table: {Type: String}}
+Resources:
+  Job:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub ${AWS::StackName}-job
+      Events:
+        Daily: {Type: ScheduleV2, Properties: {ScheduleExpression: rate(1 day)}}
+  Queue: {Type: AWS::SQS::Queue, Properties: {QueueName: platform-events}}
+  Items: {Type: AWS::DynamoDB::Table, Properties: {TableName: !Ref Table}}
+"#,
+    )
+    .unwrap();
+    assert_eq!(names_not_derived_from_the_stack(&collides).len(), 3);
+}
+
+/// Metric math of every alarm reads each metric only through `FILL(m, 0)`: a function that was
+/// not invoked, or an idle queue, publishes no data, and no data must count as zero.
+#[test]
+fn alarms_fill_sparse_metrics_with_zero() {
+    let template = template();
+    let alarms: Vec<(&str, &Yaml)> = resources(&template)
+        .filter(|(_, r)| r["Type"] == "AWS::CloudWatch::Alarm")
+        .collect();
+    assert!(!alarms.is_empty());
+    for (name, alarm) in alarms {
+        let properties = &alarm["Properties"];
+        assert!(
+            properties["MetricName"].is_null(),
+            "{name}: a single-metric alarm cannot fill missing data; use Metrics with FILL"
+        );
+        let metrics = properties["Metrics"].as_sequence().expect("Metrics");
+        let ids: Vec<&str> = metrics
+            .iter()
+            .filter(|m| !m["MetricStat"].is_null())
+            .map(|m| m["Id"].as_str().expect("an Id"))
+            .collect();
+        let expressions: Vec<&str> = metrics
+            .iter()
+            .filter_map(|m| m["Expression"].as_str())
+            .collect();
+        assert!(!ids.is_empty() && !expressions.is_empty(), "{name}");
+        for id in &ids {
+            let filled = format!("FILL({id}, 0)");
+            assert!(
+                expressions.iter().any(|e| e.contains(&filled)),
+                "{name}: {id} is not read through {filled}"
+            );
+            for expression in &expressions {
+                let rest = expression.replace(&filled, "");
+                assert!(
+                    !rest
+                        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                        .any(|token| token == *id),
+                    "{name}: {expression} reads {id} without FILL"
+                );
+            }
+        }
+    }
+}
+
+/// Platform events come from the platform only: a bus of the stack's own, which only the
+/// configured producer principals may put events on, and a rule that also filters on the
+/// account EventBridge stamps on each event.
+#[test]
+fn platform_events_come_from_configured_producers_only() {
+    let template = template();
+    for name in [
+        "PlatformEventProducerAccounts",
+        "PlatformEventProducerPrincipals",
+    ] {
+        assert!(
+            parameter(&template, name)["Default"].is_null(),
+            "{name} has no default: the operator names the producers"
+        );
+    }
+    let bus = resource(&template, "PlatformEventBus");
+    assert_eq!(bus["Type"], "AWS::Events::EventBus");
+    assert!(derives_from_stack_name(&bus["Properties"]["Name"]));
+
+    let statements = bus["Properties"]["Policy"]["Statement"]
+        .as_sequence()
+        .expect("the bus has a resource policy");
+    let principals_condition = |statement: &Yaml, operator: &str| {
+        is_ref_to(
+            &statement["Condition"][operator]["aws:PrincipalArn"],
+            "PlatformEventProducerPrincipals",
+        )
+    };
+    for statement in statements.iter().filter(|s| s["Effect"] == "Allow") {
+        assert!(
+            is_ref_to(
+                &statement["Principal"]["AWS"],
+                "PlatformEventProducerAccounts"
+            ),
+            "only the producer accounts are allowed: {statement:?}"
+        );
+        assert!(principals_condition(statement, "ArnLike"), "{statement:?}");
+        assert_eq!(statement["Action"], "events:PutEvents");
+    }
+    assert!(
+        statements.iter().any(|s| s["Effect"] == "Deny"
+            && s["Principal"] == "*"
+            && s["Action"] == "events:PutEvents"
+            && principals_condition(s, "ArnNotLike")),
+        "every principal but the producers is denied, this account's included"
+    );
+
+    for (name, rule) in resources(&template).filter(|(_, r)| r["Type"] == "AWS::Events::Rule") {
+        assert!(
+            is_ref_to(&rule["Properties"]["EventBusName"], "PlatformEventBus"),
+            "{name} listens on the platform bus, not the default one"
+        );
+        assert!(
+            is_ref_to(
+                &rule["Properties"]["EventPattern"]["account"],
+                "PlatformEventProducerAccounts"
+            ),
+            "{name} filters on account"
+        );
+    }
+    let outputs = &template["Outputs"];
+    assert!(is_ref_to(
+        &outputs["PlatformEventBusName"]["Value"],
+        "PlatformEventBus"
+    ));
+    assert!(matches!(
+        intrinsic(&outputs["PlatformEventBusArn"]["Value"]),
+        Some(("GetAtt", target)) if target == "PlatformEventBus.Arn"
+    ));
+}
+
+/// A throttling limit's parameter default.
+fn default_limit(template: &Yaml, value: &Yaml) -> f64 {
+    let Some(("Ref", Yaml::String(name))) = intrinsic(value) else {
+        panic!("a limit is a parameter: {value:?}");
+    };
+    let limit = parameter(template, name)["Default"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name} has a numeric default"));
+    assert!(limit > 0.0, "{name}");
+    limit
+}
+
+/// Stage-wide throttling, a stricter limit on every route without a token, and JSON access
+/// logs with the fields an investigation needs, in a log group that expires.
+#[test]
+fn the_api_is_throttled_and_logs_every_request() {
+    let template = template();
+    let api = &resource(&template, "HttpApi")["Properties"];
+    let defaults = &api["DefaultRouteSettings"];
+    let burst = default_limit(&template, &defaults["ThrottlingBurstLimit"]);
+    let rate = default_limit(&template, &defaults["ThrottlingRateLimit"]);
+
+    let route_keys: BTreeSet<String> = route_table()
+        .into_iter()
+        .map(|(m, p, _)| format!("{m} {p}"))
+        .collect();
+    let settings = api["RouteSettings"].as_mapping().expect("RouteSettings");
+    for key in settings.keys() {
+        let key = key.as_str().unwrap();
+        assert!(
+            route_keys.contains(key),
+            "route settings for no route: {key}"
+        );
+    }
+    for route in ROUTES.iter().filter(|r| !r.authenticated) {
+        let key = format!("{} {}", route.method, route.path);
+        let limits = &api["RouteSettings"][key.as_str()];
+        assert!(limits.is_mapping(), "{key} has its own limits");
+        assert!(
+            default_limit(&template, &limits["ThrottlingBurstLimit"]) < burst,
+            "{key}"
+        );
+        assert!(
+            default_limit(&template, &limits["ThrottlingRateLimit"]) < rate,
+            "{key}"
+        );
+    }
+
+    let logs = &api["AccessLogSettings"];
+    let Some(("GetAtt", Yaml::String(target))) = intrinsic(&logs["DestinationArn"]) else {
+        panic!("access logs go to a log group of the stack");
+    };
+    let group = resource(&template, target.trim_end_matches(".Arn"));
+    assert_eq!(group["Type"], "AWS::Logs::LogGroup");
+    assert!(
+        !group["Properties"]["RetentionInDays"].is_null(),
+        "access logs expire"
+    );
+
+    let format = logs["Format"].as_str().expect("a format");
+    for variable in [
+        "$context.requestId",
+        "$context.identity.sourceIp",
+        "$context.routeKey",
+        "$context.status",
+        "$context.responseLatency",
+        "$context.integrationLatency",
+        "$context.authorizer.error",
+        "$context.integrationErrorMessage",
+    ] {
+        assert!(format.contains(variable), "access logs record {variable}");
+    }
+    // Each `$context.x` stands for its value; what API Gateway writes is then one JSON object.
+    let mut sample = String::new();
+    let mut rest = format;
+    while let Some(at) = rest.find("$context.") {
+        sample.push_str(&rest[..at]);
+        let after = &rest[at + "$context.".len()..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '.')
+            .unwrap_or(after.len());
+        let variable = &after[..end];
+        // `...String` variables are written quoted, the others as they are.
+        sample.push_str(if variable.ends_with("String") {
+            "\"v\""
+        } else {
+            "v"
+        });
+        rest = &after[end..];
+    }
+    sample.push_str(rest);
+    let line: serde_json::Value = serde_json::from_str(&sample)
+        .unwrap_or_else(|e| panic!("the access log format is not JSON ({e}): {sample}"));
+    for field in [
+        "requestId",
+        "sourceIp",
+        "routeKey",
+        "status",
+        "responseLatency",
+    ] {
+        assert!(!line[field].is_null(), "access logs have {field}");
+    }
+}
+
+/// CORS is a parameter, off by default: the API's CorsConfiguration exists only under a
+/// condition that is false for the parameter's default.
+#[test]
+fn cors_is_off_unless_origins_are_configured() {
+    let template = template();
+    let origins = parameter(&template, "CorsAllowedOrigins");
+    assert_eq!(origins["Default"], "");
+    let cors = &resource(&template, "HttpApi")["Properties"]["CorsConfiguration"];
+    let Some(("If", Yaml::Sequence(branches))) = intrinsic(cors) else {
+        panic!("CorsConfiguration is !If [condition, configuration, !Ref AWS::NoValue]");
+    };
+    assert!(is_ref_to(&branches[2], "AWS::NoValue"));
+    assert!(
+        !format!("{:?}", branches[1]).contains('*'),
+        "no wildcard origin"
+    );
+    let condition = &template["Conditions"][branches[0].as_str().expect("a condition")];
+    let Some(("Not", Yaml::Sequence(not))) = intrinsic(condition) else {
+        panic!("the condition is !Not [!Equals [!Ref CorsAllowedOrigins, \"\"]]");
+    };
+    let Some(("Equals", Yaml::Sequence(equals))) = intrinsic(&not[0]) else {
+        panic!("the condition is !Not [!Equals [!Ref CorsAllowedOrigins, \"\"]]");
+    };
+    assert!(is_ref_to(&equals[0], "CorsAllowedOrigins") && equals[1] == "");
+}
+
+/// Every mapping key anywhere in a YAML value.
+fn keys(value: &Yaml, found: &mut Vec<String>) {
+    match value {
+        Yaml::Mapping(map) => {
+            for (k, v) in map {
+                if let Some(k) = k.as_str() {
+                    found.push(k.to_owned());
+                }
+                keys(v, found);
+            }
+        }
+        Yaml::Sequence(list) => list.iter().for_each(|v| keys(v, found)),
+        Yaml::Tagged(tagged) => keys(&tagged.value, found),
+        _ => {}
+    }
+}
+
+/// The local bearer-token verifier is for development only; in AWS the authorizer verifies
+/// tokens, and a function that finds `LOCAL_JWT_SECRET` in the Lambda service refuses to start.
+#[test]
+fn template_never_configures_the_local_token_verifier() {
+    let mut found = Vec::new();
+    keys(&template(), &mut found);
+    let local: Vec<&String> = found
+        .iter()
+        .filter(|k| k.starts_with("LOCAL_JWT"))
+        .collect();
+    assert!(local.is_empty(), "template.yaml sets {local:?}");
+}
+
+/// Mail is sent as the operator's SES identity (a parameter), by the organisations function only.
+#[test]
+fn mail_is_sent_as_the_configured_identity() {
+    let template = template();
+    assert!(parameter(&template, "MailIdentity")["Default"].is_null());
+    let function = &resource(&template, "OrganisationsFunction")["Properties"];
+    assert!(is_ref_to(
+        &function["Environment"]["Variables"]["MAIL_FROM"],
+        "MailFrom"
+    ));
+    let statements: Vec<Yaml> = function["Policies"]
+        .as_sequence()
+        .expect("policies")
+        .iter()
+        .flat_map(|p| p["Statement"].as_sequence().cloned().unwrap_or_default())
+        .filter(|s| s["Action"] == "ses:SendEmail")
+        .collect();
+    assert_eq!(statements.len(), 1);
+    let Some(("Sub", Yaml::String(arn))) = intrinsic(&statements[0]["Resource"]) else {
+        panic!("the SES resource is an identity ARN");
+    };
+    assert!(arn.ends_with(":identity/${MailIdentity}"), "{arn}");
 }
