@@ -1,5 +1,15 @@
 # The README's two commands: `make dev` runs the API locally, `make test` runs every test.
-.PHONY: dev test bench cold-start lint package
+# Every target finds the project's tools (sam, cfn-lint, cargo-lambda) in .cache/venv: no need
+# to activate it.
+.PHONY: dev test bench cold-start lint package deploy invoke smoke
+
+export PATH := $(CURDIR)/.cache/venv/bin:$(PATH)
+export SAM_CLI_TELEMETRY ?= 0
+
+# samconfig.toml environment for `make deploy` (default: [default]).
+ENV ?= default
+# Port of `make dev` for `make invoke`.
+PORT ?= 9000
 
 dev:
 	scripts/dev.sh
@@ -20,5 +30,25 @@ lint:
 # Deploy artifacts for arm64 (target/lambda/<function>/bootstrap).
 package:
 	scripts/tools.sh package
-	PATH="$(CURDIR)/.cache/venv/bin:$$PATH" cargo lambda build --release --arm64 \
+	cargo lambda build --release --arm64 \
 	  $(foreach f,$(notdir $(wildcard functions/*)),-p $(f))
+
+# Checks the template, builds every function with SAM (rust-cargolambda, arm64) and deploys the
+# stack with samconfig.toml's ENV environment (docs/deploy.md). Needs AWS credentials.
+deploy:
+	scripts/tools.sh package
+	scripts/template-check.sh
+	sam build --beta-features --config-env $(ENV)
+	sam deploy --config-env $(ENV)
+
+# One function of `make dev` with an event: make invoke FN=organisations EVENT=tests/events/http/get-organisation.json
+invoke:
+	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
+	  echo "usage: make invoke FN=<function> EVENT=<event file>   (with make dev running)" >&2; exit 2; fi
+	cargo lambda invoke -A 127.0.0.1 -P $(PORT) $(FN) --data-file $(EVENT)
+
+# Post-deploy check: make smoke URL=<api base url> TOKEN=<bearer token> (scripts/smoke.py).
+smoke:
+	@if [ -z "$(URL)" ] || [ -z "$(TOKEN)" ]; then \
+	  echo "usage: make smoke URL=<api base url> TOKEN=<bearer token>" >&2; exit 2; fi
+	python3 scripts/smoke.py "$(URL)" "$(TOKEN)"

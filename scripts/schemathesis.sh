@@ -2,7 +2,8 @@
 # Property-based API tests: schemathesis generates requests from openapi.yaml (valid and invalid)
 # and sends them to the local API (`cargo lambda watch`, as `make dev` runs it) with a valid token
 # of an organisation's admin. Fails on any 5xx and on any response that does not conform to
-# openapi.yaml (status code, content type, schema).
+# openapi.yaml (status code, content type, schema). Before that, the post-deploy smoke check
+# (scripts/smoke.py, `make smoke`) runs its flow against the same local API.
 #
 #   DYNAMODB_ENDPOINT=http://127.0.0.1:<port> scripts/schemathesis.sh
 # SCHEMATHESIS_SEED and SCHEMATHESIS_MAX_EXAMPLES vary the run (defaults: fixed, 25 per operation).
@@ -47,6 +48,12 @@ status=$(curl -s -o "$work/org.json" -w '%{http_code}' -X POST "$api/api/v1/orga
 for path in acme-cloud acme-cloud/me acme-cloud/activity acme-cloud/validation-status acme-cloud/quotas; do
   curl -s -o /dev/null --max-time 60 "$api/api/v1/organisations/$path" -H "Authorization: Bearer $token"
 done
+
+# The post-deploy smoke check (make smoke) passes against this same local API.
+echo "smoke check (scripts/smoke.py) against the local API" >&2
+python3 scripts/smoke.py "$api" "$token" || { tail -n 50 "$work/watch.log" >&2; exit 1; }
+
+echo "schemathesis: openapi.yaml against the local API" >&2
 
 SCHEMATHESIS_HOOKS=tests.schemathesis.hooks PYTHONPATH="$root" "$venv/bin/schemathesis" run openapi.yaml \
   --url "$api" \
