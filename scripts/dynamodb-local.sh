@@ -7,7 +7,7 @@
 #   scripts/dynamodb-local.sh serve PORT [PID]   run it in the foreground; with PID, exit when PID exits
 #
 # AWS's download site is not reachable from our machines, so DynamoDB Local comes from the npm
-# package that ships it (see DESIGN.md, "Checked on this machine").
+# package that ships it (amplify-dynamodb-simulator bundles the official DynamoDBLocal.jar).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,7 +39,7 @@ wait_ready() {
 java_cmd() {
   local port=$1
   echo java -Xms64m -Xmx1g -Djava.library.path="$emulator/DynamoDBLocal_lib" \
-    -jar "$emulator/DynamoDBLocal.jar" -inMemory -port "$port"
+    -jar "$emulator/DynamoDBLocal.jar" -inMemory -disableTelemetry -port "$port"
 }
 
 cmd=${1:-}

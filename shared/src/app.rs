@@ -102,7 +102,7 @@ impl App {
         let vies_url =
             std::env::var("VIES_BASE_URL").unwrap_or_else(|_| VIES_DEFAULT_URL.to_owned());
         let vies = ViesClient::new(&vies_url, timeout)
-            .map_err(|e| ConfigError::Invalid("VIES_BASE_URL", e.to_string()))?;
+            .map_err(|e| ConfigError::Invalid("VIES_BASE_URL", e))?;
         let mut app = Self::new(store, local_jwt)
             .with_mailer(mailer)
             .with_vies(vies);

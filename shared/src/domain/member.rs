@@ -8,7 +8,7 @@ use super::input::{collect, finish, Field, RequestBody};
 use super::FieldError;
 use super::{bounded_text, Email, EmailObject, Subject};
 
-/// What a member may do in the organisation (DESIGN.md): admins change settings and members and
+/// What a member may do in the organisation (docs/members.md): admins change settings and members and
 /// may delete the organisation; every member may read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -16,7 +16,7 @@ use super::{bounded_text, Email, OrganisationNameRef, Slug};
 /// Documented in the README; changing this list is a product decision.
 pub const REQUIRED_AGREEMENTS: &[&str] = &["terms-of-service", "privacy-policy"];
 
-/// Upper bound for company name, company address and VAT number (DESIGN.md).
+/// Upper bound for company name, company address and VAT number (docs/organisations.md).
 pub const MAX_TEXT_LEN: usize = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +58,7 @@ impl OrganisationType {
     }
 }
 
-/// 3–30 characters of letters, digits, spaces, `-` and `&` (DESIGN.md).
+/// 3–30 characters of letters, digits, spaces, `-` and `&` (docs/organisations.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct OrganisationName(String);

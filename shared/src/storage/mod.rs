@@ -105,36 +105,32 @@ impl Store {
 
     // --- building transaction items -------------------------------------------------------
 
-    fn put(&self, item: Item, condition: Option<Condition>) -> TransactWriteItem {
+    fn put(&self, item: Item, condition: Option<Condition>) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {
             put = c.apply_put(put);
         }
-        TransactWriteItem::builder()
-            .put(put.build().expect("table and item are set"))
-            .build()
+        let put = put.build().map_err(|_| StoreError::InvalidChange("put without an item"))?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn delete(&self, key: Item, condition: Option<Condition>) -> TransactWriteItem {
+    fn delete(&self, key: Item, condition: Option<Condition>) -> Result<TransactWriteItem, StoreError> {
         let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
         if let Some(c) = condition {
             delete = c.apply_delete(delete);
         }
-        TransactWriteItem::builder()
-            .delete(delete.build().expect("table and key are set"))
+        let delete = delete
             .build()
+            .map_err(|_| StoreError::InvalidChange("delete without a key"))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
-    fn check(&self, key: Item, condition: Condition) -> TransactWriteItem {
-        TransactWriteItem::builder()
-            .condition_check(
-                condition.apply_check(
-                    ConditionCheck::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key)),
-                ),
-            )
+    fn check(&self, key: Item, condition: Condition) -> Result<TransactWriteItem, StoreError> {
+        let check = condition
+            .apply_check(ConditionCheck::builder().table_name(&self.table).set_key(Some(key)))
             .build()
+            .map_err(|_| StoreError::InvalidChange("condition check without a key"))?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     // --- round trips ----------------------------------------------------------------------
@@ -199,7 +195,7 @@ impl Store {
                 .set_keys(Some(keys))
                 .consistent_read(true)
                 .build()
-                .expect("keys are set"),
+                .map_err(|_| StoreError::InvalidChange("BatchGetItem without keys"))?,
         );
         let mut attempt = 0u32;
         while let Some(request) = pending.take() {
@@ -369,13 +365,11 @@ impl Condition {
     fn apply_check(
         self,
         builder: aws_sdk_dynamodb::types::builders::ConditionCheckBuilder,
-    ) -> ConditionCheck {
+    ) -> aws_sdk_dynamodb::types::builders::ConditionCheckBuilder {
         builder
             .condition_expression(self.expression)
             .set_expression_attribute_names(non_empty(self.names))
             .set_expression_attribute_values(non_empty(self.values))
-            .build()
-            .expect("table, key and condition are set")
     }
 }
 

@@ -187,8 +187,8 @@ impl Store {
         let mut meanings = Vec::with_capacity(change.writes.len() + 3);
         let revision = match &change.profile {
             Profile::Create(organisation) => {
-                items.push(self.put(to_item(organisation, slug)?, Some(Condition::absent())));
-                items.push(self.check(Key::purge(slug).into_item(), Condition::absent()));
+                items.push(self.put(to_item(organisation, slug)?, Some(Condition::absent()))?);
+                items.push(self.check(Key::purge(slug).into_item(), Condition::absent())?);
                 meanings.extend([IfNot::Refuse(Refusal::SlugTaken); 2]);
                 Some(organisation.revision)
             }
@@ -199,7 +199,7 @@ impl Store {
                 items.push(self.put(
                     to_item(organisation, slug)?,
                     Some(revision_is(*read_revision)),
-                ));
+                )?);
                 meanings.push(IfNot::Retry);
                 Some(organisation.revision)
             }
@@ -207,12 +207,12 @@ impl Store {
                 items.push(self.delete(
                     Key::profile(slug).into_item(),
                     Some(revision_is(*read_revision)),
-                ));
+                )?);
                 meanings.push(IfNot::Retry);
                 None
             }
             Profile::Exists => {
-                items.push(self.check(Key::profile(slug).into_item(), Condition::present()));
+                items.push(self.check(Key::profile(slug).into_item(), Condition::present())?);
                 meanings.push(IfNot::Retry);
                 None
             }
@@ -224,7 +224,7 @@ impl Store {
             items.push(self.put(
                 to_item(&ActivityEntry { seq, event }, slug)?,
                 Some(Condition::absent()),
-            ));
+            )?);
             meanings.push(IfNot::Retry);
         }
         for write in &change.writes {
@@ -236,7 +236,7 @@ impl Store {
                     record_key(key, slug).into_item(),
                     condition.ok_or(StoreError::InvalidChange("a check needs an expectation"))?,
                 ),
-            });
+            }?);
             meanings.push(write.if_not);
         }
         if let Some(ledger) = &change.ledger {
