@@ -10,13 +10,13 @@ use crate::access::{self, Permission, Reads};
 use crate::api::validation::send_challenge;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
-use crate::domain::decisions::{self, AskVies, NewIdentities, Updated, ViesLookup};
+use crate::domain::decisions::{self, AskVies, Created, NewIdentities, Updated, ViesLookup};
 use crate::domain::organisation::{
     CreateOrganisationBody, NewOrganisation, OrganisationPatch, OrganisationResponse,
     PatchOrganisationBody,
 };
 use crate::domain::verification::ViesAnswer;
-use crate::domain::{FieldError, Slug};
+use crate::domain::{Caller, FieldError, Slug};
 use crate::error::ApiError;
 use crate::http::{no_content, ok_json, read_body};
 use crate::routes::PathParams;
@@ -31,6 +31,8 @@ pub enum Creation {
     Registration,
 }
 
+const ALREADY_REGISTERED: &str = "You have already registered an organisation. Create further organisations with POST /api/v1/organisations.";
+
 /// Slug candidates tried before giving up (the later ones carry random suffixes).
 const SLUG_ATTEMPTS: u32 = 12;
 
@@ -41,11 +43,26 @@ pub async fn create(
 ) -> Result<Response<Body>, ApiError> {
     let caller = access::caller(app, request)?;
     let new: NewOrganisation = read_body::<CreateOrganisationBody, _>(request)?;
-    // Asked once, before the write: a retried transaction reuses the answer.
+    // Asked once, before the write: every slug candidate and retry reuses the answer.
     let vies_answer = match (&new.vat_number, &app.vies) {
         (Some(vat), Some(vies)) => Some(vies.check(vat).await),
         _ => None,
     };
+    let created = insert(app, &new, &caller, vies_answer.as_ref(), how).await?;
+    let organisation = &created.organisation;
+    tracing::info!(slug = %organisation.slug, identity = %organisation.identity, "organisation created");
+    send_challenge(app, organisation, &created.challenge).await;
+    ok_json(&OrganisationResponse::from(organisation))
+}
+
+/// Writes the new organisation under the first free slug candidate.
+async fn insert(
+    app: &App,
+    new: &NewOrganisation,
+    caller: &Caller,
+    vies_answer: Option<&ViesAnswer>,
+    how: Creation,
+) -> Result<Created, ApiError> {
     let ids = NewIdentities {
         organisation: Uuid::new_v4(),
         admin: Uuid::new_v4(),
@@ -54,34 +71,26 @@ pub async fn create(
     for attempt in 0..SLUG_ATTEMPTS {
         let slug = Slug::candidate(&new.name.as_slug_source(), attempt);
         let created = decisions::create_organisation(
-            &new,
-            &caller,
+            new,
+            caller,
             ids,
             slug,
-            vies_answer.as_ref(),
+            vies_answer,
             registration,
             Utc::now(),
         );
         match app.store.apply_change(&created.change).await {
-            Ok(()) => {
-                let organisation = &created.organisation;
-                tracing::info!(slug = %organisation.slug, identity = %organisation.identity, "organisation created");
-                send_challenge(app, organisation, &created.challenge).await;
-                return ok_json(&OrganisationResponse::from(organisation));
-            }
+            Ok(()) => return Ok(created),
             Err(StoreError::Refused(Refusal::SlugTaken)) => continue,
-            Err(StoreError::Refused(Refusal::AlreadyRegistered)) => return Err(ApiError::bad_request(
-                "You have already registered an organisation. Create further organisations with POST /api/v1/organisations.",
-            )),
+            Err(StoreError::Refused(Refusal::AlreadyRegistered)) => {
+                return Err(ApiError::bad_request(ALREADY_REGISTERED))
+            }
             Err(other) => return Err(other.into()),
         }
     }
+    let name = new.name.as_str();
     Err(ApiError::Internal(
-        format!(
-            "no free slug for '{}' after {SLUG_ATTEMPTS} attempts",
-            new.name.as_str()
-        )
-        .into(),
+        format!("no free slug for '{name}' after {SLUG_ATTEMPTS} attempts").into(),
     ))
 }
 
@@ -121,9 +130,23 @@ pub async fn update(
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
     let patch: OrganisationPatch = read_body::<PatchOrganisationBody, _>(request)?;
-    // VIES is asked at most once per request, and only when the number really changes.
+    let updated = apply_patch(app, &slug, &caller, &patch).await?;
+    for challenge in &updated.challenges {
+        send_challenge(app, &updated.organisation, challenge).await;
+    }
+    ok_json(&OrganisationResponse::from(&updated.organisation))
+}
+
+/// Applies `patch` through the write path. VIES is asked at most once per request, and only
+/// when the decision says the number really changes.
+async fn apply_patch(
+    app: &App,
+    slug: &Slug,
+    caller: &Caller,
+    patch: &OrganisationPatch,
+) -> Result<Updated, ApiError> {
     let mut vies_answer: Option<ViesAnswer> = None;
-    let updated: Updated = loop {
+    loop {
         let lookup = match (&vies_answer, &app.vies) {
             (Some(answer), _) => ViesLookup::Answered(answer),
             (None, Some(_)) => ViesLookup::NotAsked,
@@ -132,18 +155,18 @@ pub async fn update(
         let decided = app
             .store
             .apply(
-                &slug,
-                &caller,
+                slug,
+                caller,
                 Permission::Administer,
                 Reads::default(),
                 |access| {
-                    decisions::update_organisation(access, &patch, lookup, Utc::now())
+                    decisions::update_organisation(access, patch, lookup, Utc::now())
                         .map_err(PatchError::AskVies)
                 },
             )
             .await;
         match (decided, &app.vies) {
-            (Ok(updated), _) => break updated,
+            (Ok(updated), _) => return Ok(updated),
             (Err(PatchError::AskVies(AskVies(vat))), Some(vies)) => {
                 vies_answer = Some(vies.check(&vat).await)
             }
@@ -154,11 +177,7 @@ pub async fn update(
             }
             (Err(PatchError::Api(error)), _) => return Err(error),
         }
-    };
-    for challenge in &updated.challenges {
-        send_challenge(app, &updated.organisation, challenge).await;
     }
-    ok_json(&OrganisationResponse::from(&updated.organisation))
 }
 
 pub async fn delete(
