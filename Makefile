@@ -38,7 +38,7 @@ package:
 deploy:
 	scripts/tools.sh package
 	scripts/template-check.sh
-	sam build --beta-features --config-env $(ENV)
+	sam build --config-env $(ENV)
 	sam deploy --config-env $(ENV)
 
 # One function of `make dev` with an event: make invoke FN=organisations EVENT=tests/events/http/get-organisation.json
