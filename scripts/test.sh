@@ -16,6 +16,7 @@ trap 'scripts/dynamodb-local.sh stop "$port"' EXIT
 
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 cargo test --workspace --locked "$@"
+.cache/venv/bin/python scripts/vat-differential.py   # VAT verdicts vs python-stdnum (docs/verification.md)
 
 echo "smoke check and schemathesis against the local API" >&2
 scripts/schemathesis.sh

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the project's tools into .cache (ignored by git): a Python venv with aws-sam-cli and
 # cfn-lint (`sam validate --lint`), schemathesis (API property tests), cargo-lambda (`cargo lambda
-# watch`, the local API), and with `package` also ziglang (cross-compiling to arm64); and
-# DynamoDB Local. Idempotent.
+# watch`, the local API), python-stdnum (the VAT differential test), and with `package` also
+# ziglang (cross-compiling to arm64); and DynamoDB Local. Idempotent.
 #
 #   scripts/tools.sh            everything `make test` and `make dev` need
 #   scripts/tools.sh package    ... and what `make package` needs
@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.cache/venv"
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-want=("aws-sam-cli==1.170.0" "cfn-lint" "schemathesis==4.32.5" "cargo-lambda==1.9.2")
+want=("aws-sam-cli==1.170.0" "cfn-lint" "schemathesis==4.32.5" "cargo-lambda==1.9.2" "python-stdnum==2.2")
 [ "${1:-}" = package ] && want+=("ziglang")
 missing=()
 for pkg in "${want[@]}"; do

@@ -13,13 +13,16 @@
 //! Where the rules for a variant are not published unambiguously the variant
 //! is only checked for its format (see the comments at the country checks):
 //!
-//! * FR: numbers with an alphanumeric (new-style) key: format and SIREN only.
-//! * LV: natural persons (first digit 0-3): format and birth date only.
+//! * LV: personal codes starting with "32" (no birth date): format only.
 //! * CZ: 9-digit birth numbers (born before 1954) have no check digit.
 //!
 //! Deliberately *not* accepted (they are not in the canonical VIES form):
 //! old 9-digit BE numbers without the leading `0`, 8-digit EL numbers,
-//! NL numbers with leading zeros dropped and 13-digit RO personal codes (CNP).
+//! NL numbers with leading zeros dropped, 13-digit RO personal codes (CNP)
+//! and old-form IE numbers with a second letter.
+//!
+//! `scripts/vat-differential.py` (run by `make test`) compares the verdicts
+//! with python-stdnum's; docs/verification.md lists where they differ and why.
 
 use std::fmt;
 
@@ -667,24 +670,39 @@ fn check_fi(s: &[u8]) -> Check {
 }
 
 /// FR: 2 key characters (digits or letters except I and O) + 9-digit SIREN.
-/// The SIREN must pass Luhn (except "000..." numbers, e.g. Monaco). A numeric
-/// key must equal (SIREN * 100 + 12) mod 97. Alphanumeric ("new-style") keys
-/// are only checked for their format: their algorithm is not officially
-/// published (python-stdnum implements a reverse-engineered mod-11 rule).
+/// The SIREN must pass Luhn (except "000..." numbers, e.g. Monaco).
+/// * A numeric key must equal (SIREN * 100 + 12) mod 97.
+/// * An alphanumeric ("new-style") key is a number `k` from the positions of
+///   its two characters in `0-9, A-Z` without I and O: `c0 * 24 + c1 - 10`
+///   when the first one is a digit, `c0 * 34 + c1 - 100` when it is a
+///   letter; the number is valid when `(SIREN + 1 + k / 11) mod 11 == k mod 11`
+///   (python-stdnum's `stdnum.fr.tva`, the reference our differential test
+///   compares with).
 fn check_fr(s: &[u8]) -> Check {
     const KEY_CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    if s.len() != 11 || !KEY_CHARS.contains(&s[0]) || !KEY_CHARS.contains(&s[1]) {
+    let position = |b: u8| KEY_CHARS.iter().position(|&c| c == b).map(|i| i as u64);
+    if s.len() != 11 {
         return Err(Invalid::Format);
     }
+    let (Some(c0), Some(c1)) = (position(s[0]), position(s[1])) else {
+        return Err(Invalid::Format);
+    };
     let siren = digits(&s[2..])?;
     if !s[2..].starts_with(b"000") {
         ensure(luhn_valid(&siren), Invalid::Checksum)?;
     }
+    let siren = value(&s[2..]);
     if s[0].is_ascii_digit() && s[1].is_ascii_digit() {
-        let key = value(&s[..2]);
-        ensure(key == (value(&s[2..]) * 100 + 12) % 97, Invalid::Checksum)
+        ensure(value(&s[..2]) == (siren * 100 + 12) % 97, Invalid::Checksum)
     } else {
-        Ok(())
+        // At least one letter: c1 >= 10 when c0 is a digit, c0 >= 10 otherwise,
+        // so k is never negative.
+        let k = if s[0].is_ascii_digit() {
+            c0 * 24 + c1 - 10
+        } else {
+            c0 * 34 + c1 - 100
+        };
+        ensure((siren + 1 + k / 11) % 11 == k % 11, Invalid::Checksum)
     }
 }
 
@@ -775,11 +793,12 @@ fn check_lu(s: &[u8]) -> Check {
 }
 
 /// LV: 11 digits. Legal persons (first digit > 3): weights
-/// 9,1,4,8,3,10,2,5,7,6,1 mod 11 == 3. Natural persons: personal code
-/// DDMMYY + century digit + 4 digits (date checked), or a new-style code
-/// starting with "32" (no date). The personal-code check digit is not
-/// verified: its algorithm is not confirmed by an official source, so
-/// natural persons are format (and date) only.
+/// 9,1,4,8,3,10,2,5,7,6,1 mod 11 == 3. Natural persons: the personal code
+/// DDMMYY + century digit + 3 digits + check digit (the date is checked, and
+/// the check digit is (1101 - weights 1,6,3,7,9,10,5,8,4,2) mod 11 mod 10), or
+/// a code starting with "32" (issued since July 2017, no date): format only,
+/// as no source but python-stdnum gives these codes a check digit (see
+/// docs/verification.md, deliberate differences).
 fn check_lv(s: &[u8]) -> Check {
     let d = digits_len(s, 11)?;
     if d[0] > 3 {
@@ -791,7 +810,9 @@ fn check_lv(s: &[u8]) -> Check {
         Ok(())
     } else {
         let year = 1800 + 100 * d[6] + two(&d, 4);
-        ensure(is_valid_date(year, two(&d, 2), two(&d, 0)), Invalid::Format)
+        ensure(is_valid_date(year, two(&d, 2), two(&d, 0)), Invalid::Format)?;
+        let sum = weighted_sum(&d[..10], &[1, 6, 3, 7, 9, 10, 5, 8, 4, 2]);
+        ensure((1101 - sum) % 11 % 10 == d[10], Invalid::Checksum)
     }
 }
 
@@ -1093,7 +1114,19 @@ mod tests {
         valid("Fr 40 303 265 045", "FR40303265045");
         valid("FR K 7399859412", "FRK7399859412"); // alphanumeric key
         valid("FR4Z123456782", "FR4Z123456782");
+        // Alphanumeric keys: constructed, each accepted by python-stdnum 2.2.
+        valid("FR0J399859412", "FR0J399859412"); // digit + letter
+        valid("FR0W399859412", "FR0W399859412");
+        valid("FR4K399859412", "FR4K399859412");
+        valid("FR3W303265045", "FR3W303265045");
+        valid("FR0E000123456", "FR0E000123456"); // Monaco: SIREN not checked
         bad_checksum("FR84323140391", "FR"); // wrong key
+                                             // Alphanumeric keys that python-stdnum refuses (format was all we checked before).
+        bad_checksum("FRKZ399859412", "FR"); // letter + letter
+        bad_checksum("FRK8399859412", "FR"); // letter + digit
+        bad_checksum("FR0K399859412", "FR"); // digit + letter
+        bad_checksum("FR4L123456782", "FR");
+        bad_checksum("FR0F000123456", "FR");
         bad_checksum("FR61954506078", "FR"); // SIREN fails Luhn
         bad_checksum("FRK7399859413", "FR");
         bad_format("FRIO334175221", "FR"); // I and O are not used in keys
@@ -1168,6 +1201,10 @@ mod tests {
         valid("LV 90000528023", "LV90000528023");
         valid("LV161175-19997", "LV16117519997"); // natural person
         valid("LV328673-00679", "LV32867300679"); // new personal code
+        valid("LV240581-15799", "LV24058115799"); // constructed
+        valid("LV32000000001", "LV32000000001"); // new code: format only
+        bad_checksum("LV161175-19998", "LV");
+        bad_checksum("LV240581-15793", "LV");
         bad_checksum("LV40003521601", "LV");
         bad_format("LV161375-19997", "LV"); // invalid date
         bad_format("LV4000352160", "LV");
