@@ -42,10 +42,14 @@ deploy:
 	sam deploy --config-env $(ENV)
 
 # One function of `make dev` with an event: make invoke FN=organisations EVENT=tests/events/http/get-organisation.json
+# ORG_IDENTITY=<uuid> puts your organisation's identity where the fixtures have theirs
+# (platform events are applied only to the organisation whose identity they carry).
+FIXTURE_IDENTITY := 6f1c2d3e-0000-4000-8000-000000000001
 invoke:
 	@if [ -z "$(FN)" ] || [ -z "$(EVENT)" ]; then \
-	  echo "usage: make invoke FN=<function> EVENT=<event file>   (with make dev running)" >&2; exit 2; fi
-	cargo lambda invoke -A 127.0.0.1 -P $(PORT) $(FN) --data-file $(EVENT)
+	  echo "usage: make invoke FN=<function> EVENT=<event file> [ORG_IDENTITY=<uuid>]   (with make dev running)" >&2; exit 2; fi
+	@mkdir -p target && sed "s/$(FIXTURE_IDENTITY)/$(or $(ORG_IDENTITY),$(FIXTURE_IDENTITY))/g" "$(EVENT)" > target/invoke-event.json
+	cargo lambda invoke -A 127.0.0.1 -P $(PORT) $(FN) --data-file target/invoke-event.json
 
 # Post-deploy check: make smoke URL=<api base url> TOKEN=<bearer token> (scripts/smoke.py).
 smoke:

@@ -19,10 +19,10 @@ use futures_util::stream::{self, StreamExt};
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
 use crate::domain::change::Decision;
-use crate::domain::decisions::{apply_platform_event, ResourceView};
+use crate::domain::decisions::{apply_platform_event, PlatformRefusal, ResourceView};
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::organisation::Organisation;
-use crate::domain::platform::{PlatformEvent, Resource, ResourceRecord};
+use crate::domain::platform::{PlatformEvent, Resource, ResourceRecord, MAX_CLOCK_SKEW};
 use crate::domain::Slug;
 use crate::storage::organisations::{Found, Wanted};
 use crate::storage::{Store, StoreError};
@@ -34,6 +34,10 @@ const CONCURRENT_ORGANISATIONS: usize = 16;
 pub enum EventError {
     #[error("organisation '{0}' does not exist")]
     UnknownOrganisation(Slug),
+    #[error("occurredAt lies more than {} minutes in the future", MAX_CLOCK_SKEW.num_minutes())]
+    FromTheFuture,
+    #[error(transparent)]
+    Refused(PlatformRefusal),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -44,6 +48,8 @@ pub enum Outcome {
     Applied,
     /// A duplicate, or older than what is recorded.
     Unchanged,
+    /// The slug now names another organisation than the event's identity: dropped.
+    OtherOrganisation,
 }
 
 /// Applies every message of `batch`; returns the ids of those that failed.
@@ -102,7 +108,23 @@ async fn apply_in_order(
         let event_id = event.id.as_deref();
         let slug = event.organisation.as_str();
         let detail_type = event.kind.detail_type();
-        match apply(store, &mut cache, &event).await {
+        let applied = if event.is_from_the_future(chrono::Utc::now()) {
+            Err(EventError::FromTheFuture)
+        } else {
+            apply(store, &mut cache, &event).await
+        };
+        match applied {
+            Ok(Outcome::OtherOrganisation) => {
+                tracing::warn!(
+                    message_id,
+                    event_id,
+                    slug,
+                    detail_type,
+                    identity = %event.organisation_identity,
+                    dropped = 1,
+                    "platform event names an organisation that no longer holds this slug; dropped"
+                )
+            }
             Ok(outcome) => {
                 tracing::info!(
                     message_id,
@@ -162,8 +184,12 @@ fn decide(event: &PlatformEvent, view: View) -> Result<Decision<(Outcome, View)>
         ledger: view.ledger.clone(),
     };
     Ok(match apply_platform_event(event, &current) {
-        None => Decision::nothing((Outcome::Unchanged, view)),
-        Some((change, after)) => Decision::write(
+        Err(PlatformRefusal::OtherOrganisation) => {
+            Decision::nothing((Outcome::OtherOrganisation, view))
+        }
+        Err(refusal) => return Err(EventError::Refused(refusal)),
+        Ok(None) => Decision::nothing((Outcome::Unchanged, view)),
+        Ok(Some((change, after))) => Decision::write(
             change,
             (
                 Outcome::Applied,
@@ -183,7 +209,7 @@ struct View {
     /// `None`: there is no such organisation.
     organisation: Option<Organisation>,
     record: Option<ResourceRecord>,
-    /// Only its payment methods count, and only for payment method events.
+    /// Its payment methods and its count of resource records count.
     ledger: ResourceLedger,
 }
 
@@ -206,13 +232,13 @@ impl View {
 }
 
 /// What `event` is decided on, in its organisation's partition: the profile, the resource and,
-/// for payment methods, the ledger.
+/// the ledger (payment methods, the count of resource records).
 fn wanted(event: &PlatformEvent) -> Vec<Wanted> {
-    let mut wanted = vec![Wanted::Profile, Wanted::Resource(event.resource.clone())];
-    if matches!(event.resource, Resource::PaymentMethod(_)) {
-        wanted.push(Wanted::Ledger);
-    }
-    wanted
+    vec![
+        Wanted::Profile,
+        Wanted::Resource(event.resource.clone()),
+        Wanted::Ledger,
+    ]
 }
 
 /// What is known of one organisation while its events are applied: read for the whole batch,
@@ -228,23 +254,17 @@ struct Known {
 impl Known {
     /// What `event` rests on, if all of it is known.
     fn view(&self, event: &PlatformEvent) -> Option<View> {
-        let ledger = match event.resource {
-            Resource::PaymentMethod(_) => self.ledger.clone()?,
-            _ => ResourceLedger::default(),
-        };
         Some(View {
             organisation: self.organisation.clone()?,
             record: self.records.get(&event.resource)?.clone(),
-            ledger,
+            ledger: self.ledger.clone()?,
         })
     }
 
     fn remember(&mut self, event: &PlatformEvent, view: View) {
         self.organisation = Some(view.organisation);
         self.records.insert(event.resource.clone(), view.record);
-        if matches!(event.resource, Resource::PaymentMethod(_)) {
-            self.ledger = Some(view.ledger);
-        }
+        self.ledger = Some(view.ledger);
     }
 
     /// Takes in what was read of this organisation (or found absent).

@@ -2,8 +2,14 @@
 //! time from exec to the first `GET /runtime/invocation/next` (ready: tracing, configuration and
 //! the SDK clients built), and to the first response, with the process's peak memory.
 //!
+//! The floor is measured in the same run: `hello-lambda` (devtools), a hello-world
+//! `lambda_runtime` function built with the same release profile. Runs are interleaved (one start
+//! of every binary per round), so that the machine's load falls on all of them alike, and each
+//! function's ready time is reported as a ratio to the floor's.
+//!
 //! `scripts/cold-start.sh` builds the release binaries (size-optimised, as deployed; x86_64 here,
-//! arm64 in AWS) and runs this.
+//! arm64 in AWS) and runs this. The arm64 size is that of `target/lambda/<function>/bootstrap`
+//! when `make package` has built it.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -13,7 +19,10 @@ use std::time::{Duration, Instant};
 use api_tests::fake_http::{serve_async, FakeResponse};
 use api_tests::ApiRequest;
 
-const RUNS: usize = 7;
+const RUNS: usize = 15;
+
+/// The floor: a hello-world `lambda_runtime` binary (devtools/src/bin/hello-lambda.rs).
+const FLOOR: &str = "hello-lambda";
 
 #[derive(Default)]
 struct Timeline {
@@ -24,7 +33,7 @@ struct Timeline {
 fn event_for(function: &str) -> String {
     match function {
         // A scheduled run: it fails at once on an unreachable DynamoDB, which is a response too.
-        "vat-revalidation" | "platform-events" => "{}".to_owned(),
+        "vat-revalidation" | "platform-events" | FLOOR => "{}".to_owned(),
         // No token: the function answers 401 without touching DynamoDB.
         _ => ApiRequest::get("/api/v1/organisations/acme-cloud")
             .event()
@@ -126,14 +135,23 @@ fn median(mut values: Vec<Duration>) -> Duration {
     values[values.len() / 2]
 }
 
+fn mib(bytes: u64) -> String {
+    format!("{:.2} MiB", bytes as f64 / 1_048_576.0)
+}
+
+#[derive(Default)]
+struct Samples {
+    ready: Vec<Duration>,
+    responded: Vec<Duration>,
+    peak_kib: u64,
+}
+
 #[tokio::main]
 async fn main() {
-    let release = api_tests::dynamodb::repo_root().join("target/release");
-    println!(
-        "| function | bootstrap size | ready (median of {RUNS}) | first response | peak memory |"
-    );
-    println!("|----------|----------------|------------------|----------------|-------------|");
-    for function in [
+    let root = api_tests::dynamodb::repo_root();
+    let release = root.join("target/release");
+    let binaries: Vec<&str> = [
+        FLOOR,
         "organisations",
         "members",
         "activity",
@@ -141,31 +159,46 @@ async fn main() {
         "resources",
         "vat-revalidation",
         "platform-events",
-    ] {
-        let binary = release.join(function);
-        let Ok(meta) = std::fs::metadata(&binary) else {
-            continue;
-        };
-        let mut ready = Vec::new();
-        let mut responded = Vec::new();
-        let mut peak = 0;
-        for _ in 0..RUNS {
-            if let Some((r, first, kib)) = one_run(&binary, function).await {
-                ready.push(r);
-                responded.push(first);
-                peak = peak.max(kib);
+    ]
+    .into_iter()
+    .filter(|name| release.join(name).is_file())
+    .collect();
+    if binaries.first() != Some(&FLOOR) {
+        println!("target/release/{FLOOR} is missing: scripts/cold-start.sh builds it");
+        return;
+    }
+    let mut samples: Vec<Samples> = binaries.iter().map(|_| Samples::default()).collect();
+    for _ in 0..RUNS {
+        for (name, s) in binaries.iter().zip(samples.iter_mut()) {
+            if let Some((r, first, kib)) = one_run(&release.join(name), name).await {
+                s.ready.push(r);
+                s.responded.push(first);
+                s.peak_kib = s.peak_kib.max(kib);
             }
         }
-        if ready.is_empty() {
-            println!("| {function} | | did not start | | |");
+    }
+    println!(
+        "| function | bootstrap (x86_64) | bootstrap (arm64) | ready (median of {RUNS}) | vs floor | first response | peak memory |"
+    );
+    println!(
+        "|----------|--------------------|-------------------|--------------------|----------|----------------|-------------|"
+    );
+    let floor = median(samples[0].ready.clone());
+    for (name, s) in binaries.iter().zip(samples) {
+        let x86 = std::fs::metadata(release.join(name)).map_or(0, |m| m.len());
+        let arm = std::fs::metadata(root.join("target/lambda").join(name).join("bootstrap"))
+            .map_or("-".to_owned(), |m| mib(m.len()));
+        if s.ready.is_empty() {
+            println!("| {name} | {} | {arm} | did not start | | | |", mib(x86));
             continue;
         }
+        let ready = median(s.ready);
         println!(
-            "| {function} | {:.1} MiB | {:.1?} | {:.1?} | {:.1} MiB |",
-            meta.len() as f64 / 1_048_576.0,
-            median(ready),
-            median(responded),
-            peak as f64 / 1024.0
+            "| {name} | {} | {arm} | {ready:.1?} | {:.2}x | {:.1?} | {:.1} MiB |",
+            mib(x86),
+            ready.as_secs_f64() / floor.as_secs_f64(),
+            median(s.responded),
+            s.peak_kib as f64 / 1024.0
         );
     }
 }

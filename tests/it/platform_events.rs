@@ -201,7 +201,11 @@ async fn an_older_event_never_rolls_back_a_newer_one() {
     ] {
         assert!(deliver(&env.app, fixture(name)).await.is_empty(), "{name}");
     }
-    assert_eq!(ledger(&env, &slug).await, ResourceLedger::default());
+    let four_records = ResourceLedger {
+        resource_records: 4,
+        ..ResourceLedger::default()
+    };
+    assert_eq!(ledger(&env, &slug).await, four_records);
     assert_eq!(
         activity(&env, &slug, &admin).await.len(),
         1,
@@ -242,7 +246,11 @@ async fn an_older_event_never_rolls_back_a_newer_one() {
     )
     .await;
     assert!(failures.is_empty());
-    assert_eq!(ledger(&env, &slug).await, ResourceLedger::default());
+    let tombstones = ResourceLedger {
+        resource_records: 5,
+        ..ResourceLedger::default()
+    };
+    assert_eq!(ledger(&env, &slug).await, tombstones);
 }
 
 #[tokio::test]
@@ -552,7 +560,7 @@ fn expected(events: &[Generated]) -> (ResourceLedger, HashMap<String, DateTime<U
 }
 
 fn generate(rng: &mut StdRng, slug: &str) -> Vec<Generated> {
-    let base = at("2026-11-28T00:00:00Z");
+    let base = at("2026-01-01T00:00:00Z");
     let mut minutes: Vec<i64> = (0..2000).collect();
     minutes.shuffle(rng);
     let mut minutes = minutes.into_iter();
@@ -700,4 +708,128 @@ async fn totals_equal_a_recomputation_from_the_resource_items() {
         assert_eq!(counters(&stored), counters(&expected), "seed {seed}");
         assert_eq!(attached, expected_attached, "seed {seed}");
     }
+}
+
+#[tokio::test]
+async fn an_event_for_a_former_holder_of_the_slug_is_dropped_not_applied() {
+    let env = TestEnv::new().await;
+    let (slug, admin) = acme(&env).await;
+    let mut body = fixture_body("cluster-created");
+    // Another organisation's identity: the slug was freed by a delete and taken again.
+    body["detail"]["organisationIdentity"] = json!(uuid::Uuid::new_v4().to_string());
+    let (failures, _) = deliver_bodies(&env.app, [body.to_string()]).await;
+    assert!(failures.is_empty(), "dropped, not retried: {failures:?}");
+    assert_eq!(counters(&ledger(&env, &slug).await), [0, 0, 0, 0, 0]);
+    assert_eq!(
+        activity(&env, &slug, &admin).await.len(),
+        1,
+        "only the creation"
+    );
+
+    let mut missing = fixture_body("cluster-created");
+    missing["detail"]
+        .as_object_mut()
+        .unwrap()
+        .remove("organisationIdentity");
+    let (failures, ids) = deliver_bodies(&env.app, [missing.to_string()]).await;
+    assert_eq!(failures, ids, "an event without the identity is malformed");
+}
+
+#[tokio::test]
+async fn an_event_from_the_future_is_refused_and_changes_nothing() {
+    let env = TestEnv::new().await;
+    let (slug, _) = acme(&env).await;
+    let soon = (Utc::now() + Duration::minutes(4)).to_rfc3339();
+    let later = (Utc::now() + Duration::minutes(10)).to_rfc3339();
+    let cluster = |id: &str, at: &str| {
+        event(
+            EventKind::ClusterCreated,
+            &slug,
+            at,
+            json!({"clusterId": id, "cpuMillicores": 1000, "memoryMib": 2048}),
+        )
+    };
+    let (failures, ids) = deliver_bodies(
+        &env.app,
+        [cluster("c-late", &later), cluster("c-skew", &soon)],
+    )
+    .await;
+    assert_eq!(failures, ids[..1], "10 minutes ahead: refused (to the DLQ)");
+    assert_eq!(
+        counters(&ledger(&env, &slug).await),
+        [1, 1000, 2048, 0, 0],
+        "4 minutes of clock skew is accepted"
+    );
+}
+
+#[tokio::test]
+async fn collections_that_events_grow_stop_at_their_bounds() {
+    use shared::domain::ledger::{MAX_PAYMENT_METHODS, MAX_RESOURCE_RECORDS};
+    let env = TestEnv::new().await;
+    let (slug, _) = acme(&env).await;
+    assert!(deliver(&env.app, fixture("cluster-created"))
+        .await
+        .is_empty());
+    // The organisation is at both bounds.
+    let full = ResourceLedger {
+        active_clusters: 1,
+        total_cpu_millicores: 8000,
+        total_memory_mib: 16384,
+        payment_methods: (0..MAX_PAYMENT_METHODS)
+            .map(|i| (format!("pm-{i}"), Utc::now() - Duration::days(1)))
+            .collect(),
+        payment_method_attached_at: Some(Utc::now() - Duration::days(1)),
+        payment_version: 1,
+        resource_records: MAX_RESOURCE_RECORDS,
+        ..ResourceLedger::default()
+    };
+    let org = shared::domain::Slug::parse(&slug).unwrap();
+    env.store().seed(&full, &org).await.unwrap();
+    let item = env.store().get(Key::ledger(&org)).await.unwrap().unwrap();
+    let size: usize = item
+        .iter()
+        .map(|(k, v)| k.len() + format!("{v:?}").len())
+        .sum();
+    assert!(
+        size < 20_000,
+        "a full ledger stays far below 400 KB: ~{size} bytes"
+    );
+
+    // A new resource is refused; the known cluster still changes.
+    let new_cluster = event(
+        EventKind::ClusterCreated,
+        &slug,
+        "2026-11-28T12:30:00Z",
+        json!({"clusterId": "c-new", "cpuMillicores": 500, "memoryMib": 1024}),
+    );
+    let resized = event(
+        EventKind::ClusterResized,
+        &slug,
+        "2026-11-28T12:31:00Z",
+        json!({"clusterId": "c-7f3a9e", "cpuMillicores": 1000, "memoryMib": 2048}),
+    );
+    let (failures, ids) = deliver_bodies(&env.app, [new_cluster, resized]).await;
+    assert_eq!(failures, ids[..1], "the 5,001st resource record is refused");
+    let ledger_now = ledger(&env, &slug).await;
+    assert_eq!(counters(&ledger_now), [1, 1000, 2048, 0, 0]);
+    assert_eq!(ledger_now.resource_records, MAX_RESOURCE_RECORDS);
+    assert_eq!(ledger_now.payment_methods.len(), MAX_PAYMENT_METHODS);
+
+    // Below the bound of records, a 101st attached payment method is refused.
+    let room = ResourceLedger {
+        resource_records: 10,
+        ..ledger_now
+    };
+    env.store().seed(&room, &org).await.unwrap();
+    let attach = event(
+        EventKind::PaymentMethodAttached,
+        &slug,
+        "2026-11-28T12:40:00Z",
+        json!({"paymentMethodId": "pm-one-too-many"}),
+    );
+    let (failures, ids) = deliver_bodies(&env.app, [attach]).await;
+    assert_eq!(failures, ids, "the 101st payment method is refused");
+    let after = ledger(&env, &slug).await;
+    assert_eq!(after.payment_methods.len(), MAX_PAYMENT_METHODS);
+    assert_eq!(after.resource_records, 10);
 }

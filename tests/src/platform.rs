@@ -53,7 +53,11 @@ pub fn fixture_body(name: &str) -> Value {
 /// An EventBridge event of `kind` about `slug`'s resource, at `occurred_at` (RFC 3339);
 /// `detail` adds the kind's own fields (resource id, sizes, quotas).
 pub fn event(kind: EventKind, slug: &str, occurred_at: &str, detail: Value) -> String {
-    let mut full = json!({"organisationSlug": slug, "occurredAt": occurred_at});
+    let mut full = json!({
+        "organisationSlug": slug,
+        "organisationIdentity": FIXTURE_IDENTITY,
+        "occurredAt": occurred_at,
+    });
     if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), detail) {
         full.extend(extra);
     }
@@ -96,8 +100,49 @@ pub fn batch(bodies: impl IntoIterator<Item = String>) -> (SqsEvent, Vec<String>
     (event, ids)
 }
 
+/// The identity the fixtures (and [`event`]) give the organisation they name: the one
+/// `tests/it/fixtures.rs` seeds for `acme-cloud`.
+pub const FIXTURE_IDENTITY: &str = "6f1c2d3e-0000-4000-8000-000000000001";
+
+/// Binds events that carry [`FIXTURE_IDENTITY`] to the organisation that holds their slug in
+/// this test's table (tests create their organisations through the API, with new identities).
+/// Events with any other identity are delivered as they are.
+/// The lookup uses a client of its own, so that it does not count as one of the function's
+/// round trips.
+async fn bind_identities(app: &App, mut batch: SqsEvent) -> SqsEvent {
+    let store = shared::storage::Store::new(
+        crate::client(&crate::dynamodb::endpoint(), None, None),
+        app.store.table(),
+    );
+    for record in &mut batch.records {
+        let Some(mut body) = record
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        else {
+            continue;
+        };
+        let detail = &mut body["detail"];
+        if detail["organisationIdentity"] != FIXTURE_IDENTITY {
+            continue;
+        }
+        let Some(slug) = detail["organisationSlug"]
+            .as_str()
+            .and_then(|s| Slug::parse(s).ok())
+        else {
+            continue;
+        };
+        if let Ok(Some(organisation)) = store.organisation(&slug).await {
+            detail["organisationIdentity"] = json!(organisation.identity.to_string());
+            record.body = Some(body.to_string());
+        }
+    }
+    batch
+}
+
 /// Delivers `batch` to the `platform-events` function; returns the ids of the failed messages.
 pub async fn deliver(app: &App, batch: SqsEvent) -> Vec<String> {
+    let batch = bind_identities(app, batch).await;
     platform_events::handle(app, batch)
         .await
         .batch_item_failures

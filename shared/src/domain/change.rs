@@ -149,6 +149,8 @@ pub struct LedgerUpdate {
     /// The payment methods after the change, when they change; written if the stored ones are
     /// still at `payment_version - 1`.
     pub payments: Option<ResourceLedger>,
+    /// When the change adds a resource record: the stored count must still be below this.
+    pub records_below: Option<u64>,
 }
 
 /// A change to one organisation, written as a whole or not at all.

@@ -12,7 +12,7 @@ use super::change::{
     member_writes, Change, Decision, Expect, LedgerUpdate, Profile, Record, RecordKey, Refusal,
     Write,
 };
-use super::ledger::{LedgerDelta, ResourceLedger};
+use super::ledger::{LedgerDelta, ResourceLedger, MAX_PAYMENT_METHODS, MAX_RESOURCE_RECORDS};
 use super::member::{KubernetesRole, Member, Role};
 use super::organisation::{
     NewOrganisation, Organisation, OrganisationField, OrganisationPatch, OrganisationType,
@@ -589,19 +589,46 @@ pub struct ResourceView {
     pub ledger: ResourceLedger,
 }
 
-/// Applies `event` to the resource it names: `None` when it changes nothing (a duplicate, an
-/// older event, anything after a cluster's deletion). Otherwise the change and the view after
-/// it (for the organisation's next event of the same batch).
+/// Why a platform event is not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformRefusal {
+    /// The slug now names another organisation than the one the event means (deleted, and the
+    /// slug taken again): dropped.
+    #[error("the event names organisation identity that no longer holds this slug")]
+    OtherOrganisation,
+    /// The organisation holds [`MAX_RESOURCE_RECORDS`] resource records already.
+    #[error("the organisation holds the maximum of {MAX_RESOURCE_RECORDS} resource records")]
+    TooManyResources,
+    /// The organisation has [`MAX_PAYMENT_METHODS`] payment methods attached already.
+    #[error("the organisation has the maximum of {MAX_PAYMENT_METHODS} payment methods attached")]
+    TooManyPaymentMethods,
+}
+
+/// Applies `event` to the resource it names: `Ok(None)` when it changes nothing (a duplicate,
+/// an older event, anything after a cluster's deletion). Otherwise the change and the view
+/// after it (for the organisation's next event of the same batch).
 pub fn apply_platform_event(
     event: &PlatformEvent,
     view: &ResourceView,
-) -> Option<(Change, ResourceView)> {
-    let state = event.next_state(view.record.as_ref())?;
+) -> Result<Option<(Change, ResourceView)>, PlatformRefusal> {
+    if view.organisation.identity != event.organisation_identity {
+        return Err(PlatformRefusal::OtherOrganisation);
+    }
+    let Some(state) = event.next_state(view.record.as_ref()) else {
+        return Ok(None);
+    };
     let before = view.record.as_ref().map(|r| &r.state);
-    let delta = LedgerDelta::between(
+    let mut delta = LedgerDelta::between(
         ResourceState::contribution(before),
         ResourceState::contribution(Some(&state)),
     );
+    let new_record = view.record.is_none();
+    if new_record {
+        if view.ledger.resource_records >= MAX_RESOURCE_RECORDS {
+            return Err(PlatformRefusal::TooManyResources);
+        }
+        delta.resource_records = 1;
+    }
     let activity = event.activity(before, &state);
     let payments = match &event.resource {
         Resource::PaymentMethod(id)
@@ -611,6 +638,12 @@ pub fn apply_platform_event(
         }
         _ => None,
     };
+    if payments
+        .as_ref()
+        .is_some_and(|l| l.payment_methods.len() > MAX_PAYMENT_METHODS)
+    {
+        return Err(PlatformRefusal::TooManyPaymentMethods);
+    }
     let record = event.record(view.record.as_ref(), state);
     let mut organisation = view.organisation.clone();
     let profile = match activity {
@@ -626,6 +659,7 @@ pub fn apply_platform_event(
     let ledger = (!delta.is_zero() || payments.is_some()).then(|| LedgerUpdate {
         delta,
         payments: payments.clone(),
+        records_below: new_record.then_some(MAX_RESOURCE_RECORDS),
     });
     let change = Change {
         slug: organisation.slug.clone(),
@@ -637,14 +671,16 @@ pub fn apply_platform_event(
         )],
         ledger,
     };
-    Some((
+    let mut ledger_after = payments.unwrap_or_else(|| view.ledger.clone());
+    ledger_after.resource_records += u64::from(new_record);
+    Ok(Some((
         change,
         ResourceView {
             organisation,
             record: Some(record),
-            ledger: payments.unwrap_or_else(|| view.ledger.clone()),
+            ledger: ledger_after,
         },
-    ))
+    )))
 }
 
 #[cfg(test)]

@@ -28,7 +28,18 @@ pub struct ResourceLedger {
     /// has not moved since it was read (the earliest attach time is not a sum: it needs the
     /// whole set, so those writes cannot be blind `ADD`s).
     pub payment_version: u64,
+    /// How many resource records (clusters, cloud accounts, tenants, payment methods, quotas)
+    /// the organisation's partition holds: bounded by [`MAX_RESOURCE_RECORDS`].
+    pub resource_records: u64,
 }
+
+/// Resource records an organisation may hold (records stay after deletion, as tombstones).
+/// A platform event that would create one more is refused and lands in the dead-letter queue.
+pub const MAX_RESOURCE_RECORDS: u64 = 5_000;
+
+/// Payment methods attached at once, all held in the ledger item (which must stay far below
+/// DynamoDB's 400 KB item limit: 100 entries are about 6 KB).
+pub const MAX_PAYMENT_METHODS: usize = 100;
 
 /// A change of the ledger's counters and totals, as `ADD` operands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,6 +49,7 @@ pub struct LedgerDelta {
     pub monitoring_tenants: i64,
     pub total_cpu_millicores: i64,
     pub total_memory_mib: i64,
+    pub resource_records: i64,
 }
 
 impl LedgerDelta {
@@ -53,6 +65,7 @@ impl LedgerDelta {
             monitoring_tenants: after.monitoring_tenants - before.monitoring_tenants,
             total_cpu_millicores: after.total_cpu_millicores - before.total_cpu_millicores,
             total_memory_mib: after.total_memory_mib - before.total_memory_mib,
+            resource_records: after.resource_records - before.resource_records,
         }
     }
 }

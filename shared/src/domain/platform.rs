@@ -207,11 +207,17 @@ pub struct PlatformEvent {
     pub id: Option<String>,
     pub kind: EventKind,
     pub organisation: Slug,
+    /// The identity of the organisation the producer meant: a slug freed by a delete and taken
+    /// again names another organisation, whose identity differs.
+    pub organisation_identity: uuid::Uuid,
     pub resource: Resource,
     pub occurred_at: DateTime<Utc>,
     /// What the event says the resource's state is.
     pub asserted: ResourceState,
 }
+
+/// How far in the future an event's `occurredAt` may lie (producers' clocks drift).
+pub const MAX_CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The longest resource id accepted (ids go into sort keys and map keys).
 const MAX_ID_LEN: usize = 128;
@@ -240,6 +246,8 @@ impl PlatformEvent {
 
         let organisation = Slug::parse(string(detail, "organisationSlug")?)
             .map_err(|e| MalformedEvent::field("organisationSlug", &e.reason))?;
+        let organisation_identity = uuid::Uuid::parse_str(string(detail, "organisationIdentity")?)
+            .map_err(|_| MalformedEvent::field("organisationIdentity", "must be a UUID"))?;
         let occurred_at = DateTime::parse_from_rfc3339(string(detail, "occurredAt")?)
             .map_err(|_| MalformedEvent::field("occurredAt", "must be an RFC 3339 time"))?
             .with_timezone(&Utc);
@@ -294,10 +302,17 @@ impl PlatformEvent {
             id: text("id").map(str::to_owned),
             kind,
             organisation,
+            organisation_identity,
             resource,
             occurred_at,
             asserted,
         })
+    }
+
+    /// Whether the event claims to have happened later than `now` plus [`MAX_CLOCK_SKEW`]:
+    /// applied, it would freeze its resource's state against every later real event.
+    pub fn is_from_the_future(&self, now: DateTime<Utc>) -> bool {
+        self.occurred_at > now + MAX_CLOCK_SKEW
     }
 
     /// The resource's state after this event, given its `record`; `None` when the event
@@ -448,7 +463,7 @@ mod tests {
         PlatformEvent::parse(&event(
             detail_type,
             "platform.clusters",
-            json!({"organisationSlug": "acme", "clusterId": "c-1", "occurredAt": at,
+            json!({"organisationSlug": "acme", "organisationIdentity": "6f1c2d3e-0000-4000-8000-000000000001", "clusterId": "c-1", "occurredAt": at,
                    "cpuMillicores": cpu, "memoryMib": 1024}),
         ))
         .unwrap()
@@ -483,7 +498,7 @@ mod tests {
                 event(
                     "ClusterDeleted",
                     "platform.clusters",
-                    json!({"organisationSlug": "acme", "occurredAt": "2026-11-28T12:00:00Z"}),
+                    json!({"organisationSlug": "acme", "organisationIdentity": "6f1c2d3e-0000-4000-8000-000000000001", "occurredAt": "2026-11-28T12:00:00Z"}),
                 ),
                 "detail.clusterId: is required",
             ),
@@ -491,7 +506,7 @@ mod tests {
                 event(
                     "ClusterCreated",
                     "platform.clusters",
-                    json!({"organisationSlug": "acme", "clusterId": "c", "occurredAt": "2026-11-28T12:00:00Z", "cpuMillicores": -1, "memoryMib": 1}),
+                    json!({"organisationSlug": "acme", "organisationIdentity": "6f1c2d3e-0000-4000-8000-000000000001", "clusterId": "c", "occurredAt": "2026-11-28T12:00:00Z", "cpuMillicores": -1, "memoryMib": 1}),
                 ),
                 "detail.cpuMillicores",
             ),
@@ -499,7 +514,7 @@ mod tests {
                 event(
                     "PaymentMethodAttached",
                     "platform.payments",
-                    json!({"organisationSlug": "Acme!", "paymentMethodId": "p", "occurredAt": "2026-11-28T12:00:00Z"}),
+                    json!({"organisationSlug": "Acme!", "organisationIdentity": "6f1c2d3e-0000-4000-8000-000000000001", "paymentMethodId": "p", "occurredAt": "2026-11-28T12:00:00Z"}),
                 ),
                 "detail.organisationSlug",
             ),
@@ -507,7 +522,7 @@ mod tests {
                 event(
                     "PaymentMethodAttached",
                     "platform.payments",
-                    json!({"organisationSlug": "acme", "paymentMethodId": "p", "occurredAt": "yesterday"}),
+                    json!({"organisationSlug": "acme", "organisationIdentity": "6f1c2d3e-0000-4000-8000-000000000001", "paymentMethodId": "p", "occurredAt": "yesterday"}),
                 ),
                 "detail.occurredAt",
             ),
@@ -515,7 +530,7 @@ mod tests {
                 event(
                     "QuotasOverridden",
                     "platform.operators",
-                    json!({"organisationSlug": "acme", "occurredAt": "2026-11-28T12:00:00Z",
+                    json!({"organisationSlug": "acme", "organisationIdentity": "6f1c2d3e-0000-4000-8000-000000000001", "occurredAt": "2026-11-28T12:00:00Z",
                     "quotas": {"clustersPerCustomer": -5, "clustersPerEnvironment": null, "environmentsPerCustomer": null,
                                "nodePoolsPerCluster": null, "nodesPerCluster": null, "nodesPerNodePool": null}}),
                 ),

@@ -39,6 +39,7 @@ pub mod fields {
     pub const PAYMENT_METHODS: &str = "payment_methods";
     pub const PAYMENT_VERSION: &str = "payment_version";
     pub const PAYMENT_METHOD_ATTACHED_AT: &str = "payment_method_attached_at";
+    pub const RESOURCE_RECORDS: &str = "resource_records";
 }
 
 /// A stored item type.
@@ -244,6 +245,7 @@ mod tests {
             fields::PAYMENT_METHODS,
             fields::PAYMENT_VERSION,
             fields::PAYMENT_METHOD_ATTACHED_AT,
+            fields::RESOURCE_RECORDS,
         ] {
             assert!(names.iter().any(|n| n == field), "{field} not in {names:?}");
         }

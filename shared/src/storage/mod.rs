@@ -105,16 +105,26 @@ impl Store {
 
     // --- building transaction items -------------------------------------------------------
 
-    fn put(&self, item: Item, condition: Option<Condition>) -> Result<TransactWriteItem, StoreError> {
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {
             put = c.apply_put(put);
         }
-        let put = put.build().map_err(|_| StoreError::InvalidChange("put without an item"))?;
+        let put = put
+            .build()
+            .map_err(|_| StoreError::InvalidChange("put without an item"))?;
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn delete(&self, key: Item, condition: Option<Condition>) -> Result<TransactWriteItem, StoreError> {
+    fn delete(
+        &self,
+        key: Item,
+        condition: Option<Condition>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
         if let Some(c) = condition {
             delete = c.apply_delete(delete);
@@ -127,7 +137,11 @@ impl Store {
 
     fn check(&self, key: Item, condition: Condition) -> Result<TransactWriteItem, StoreError> {
         let check = condition
-            .apply_check(ConditionCheck::builder().table_name(&self.table).set_key(Some(key)))
+            .apply_check(
+                ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key)),
+            )
             .build()
             .map_err(|_| StoreError::InvalidChange("condition check without a key"))?;
         Ok(TransactWriteItem::builder().condition_check(check).build())

@@ -258,8 +258,9 @@ impl Store {
         // Every counter is added to, zero or not: the delete guard compares all three with 0,
         // and an attribute that was never written compares equal to nothing.
         let mut expression = "ADD #clusters :clusters, #accounts :accounts, #tenants :tenants, \
-             #cpu :cpu, #memory :memory"
+             #cpu :cpu, #memory :memory, #records :records"
             .to_owned();
+        let mut conditions: Vec<&str> = Vec::new();
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Key::ledger(slug).into_item()))
@@ -268,6 +269,8 @@ impl Store {
             .expression_attribute_names("#tenants", MONITORING_TENANTS)
             .expression_attribute_names("#cpu", TOTAL_CPU_MILLICORES)
             .expression_attribute_names("#memory", TOTAL_MEMORY_MIB)
+            .expression_attribute_names("#records", RESOURCE_RECORDS)
+            .expression_attribute_values(":records", n(delta.resource_records))
             .expression_attribute_names("#entity", super::entities::ENTITY)
             .expression_attribute_values(":clusters", n(delta.active_clusters))
             .expression_attribute_values(":accounts", n(delta.cloud_accounts))
@@ -301,13 +304,20 @@ impl Store {
                 None => expression.push_str(" REMOVE #attached_at"),
             }
             let read_version = payments.payment_version.saturating_sub(1);
-            let condition = if read_version == 0 {
-                Condition::new("attribute_not_exists(#payment_version)")
+            if read_version == 0 {
+                conditions.push("attribute_not_exists(#payment_version)");
             } else {
-                Condition::new("#payment_version = :read_payment_version")
-                    .value(":read_payment_version", n(read_version))
-            };
-            update = condition.apply_update(update);
+                conditions.push("#payment_version = :read_payment_version");
+                update =
+                    update.expression_attribute_values(":read_payment_version", n(read_version));
+            }
+        }
+        if let Some(max) = ledger.records_below {
+            conditions.push("(attribute_not_exists(#records) OR #records < :max_records)");
+            update = update.expression_attribute_values(":max_records", n(max));
+        }
+        if !conditions.is_empty() {
+            update = Condition::new(conditions.join(" AND ")).apply_update(update);
         }
         let update = update
             .update_expression(expression)
