@@ -13,7 +13,7 @@ use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::{Caller, Email, Subject};
+use crate::domain::{Caller, Email, Subject, OPERATOR_SCOPE};
 use crate::error::ApiError;
 
 /// The caller the token's claims describe.
@@ -41,6 +41,29 @@ fn caller_from_claims(claims: &HashMap<String, Value>) -> Result<Caller, ApiErro
         email,
         email_verified,
         username,
+        operator: scopes(claims).any(|scope| scope == OPERATOR_SCOPE),
+    })
+}
+
+/// The token's scopes: `scope` (space-separated, RFC 8693) and `scp` (a list, as some identity
+/// providers send it). API Gateway's HTTP API passes every claim as a string, a list as
+/// `[a b]`, so brackets and commas are separators too.
+fn scopes(claims: &HashMap<String, Value>) -> impl Iterator<Item = String> + '_ {
+    ["scope", "scp"].into_iter().flat_map(move |name| {
+        let values: Vec<String> = match claims.get(name) {
+            Some(Value::String(s)) => s
+                .split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | ','))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        values
     })
 }
 

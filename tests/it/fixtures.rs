@@ -71,6 +71,7 @@ async fn seed(env: &TestEnv) {
         accepted_terms_at: Some(now),
         accepted_agreements: vec!["privacy-policy".into(), "terms-of-service".into()],
         restricted_to_available_cloud_providers: false,
+        restricted_override: None,
         created_at: now,
         revision: 1,
         admin_count: 1,

@@ -15,6 +15,8 @@ pub struct TestUser {
     pub email: Option<String>,
     pub email_verified: bool,
     pub username: String,
+    /// The token's `scope` claim (space-separated), if any.
+    pub scope: Option<String>,
 }
 
 impl TestUser {
@@ -26,6 +28,15 @@ impl TestUser {
             email_verified: true,
             username: name.to_owned(),
             sub,
+            scope: None,
+        }
+    }
+
+    /// A platform operator: the token carries the `organisations/operator` scope.
+    pub fn operator(name: &str) -> Self {
+        Self {
+            scope: Some(shared::domain::OPERATOR_SCOPE.to_owned()),
+            ..Self::new(name)
         }
     }
 
@@ -43,6 +54,9 @@ impl TestUser {
         if let Some(email) = &self.email {
             claims.insert("email".to_owned(), email.clone());
         }
+        if let Some(scope) = &self.scope {
+            claims.insert("scope".to_owned(), scope.clone());
+        }
         claims
     }
 
@@ -53,6 +67,7 @@ impl TestUser {
             "email": self.email,
             "email_verified": self.email_verified,
             "preferred_username": self.username,
+            "scope": self.scope,
             "exp": chrono::Utc::now().timestamp() + ttl_seconds,
         });
         jsonwebtoken::encode(

@@ -1,6 +1,7 @@
 //! Mints an HS256 development token for the local API (verified with `LOCAL_JWT_SECRET`).
 //!
 //! dev-token [--sub SUB] [--email EMAIL] [--username NAME] [--unverified] [--ttl SECONDS]
+//!           [--scope SCOPES]   (e.g. --scope organisations/operator for the operator plane)
 
 use serde_json::json;
 
@@ -11,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut username = "dev".to_owned();
     let mut verified = true;
     let mut ttl: i64 = 3600;
+    let mut scope: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
@@ -20,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--username" => username = value()?,
             "--ttl" => ttl = value()?.parse()?,
             "--unverified" => verified = false,
+            "--scope" => scope = Some(value()?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -28,6 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "email": email,
         "email_verified": verified,
         "preferred_username": username,
+        "scope": scope,
         "iat": chrono::Utc::now().timestamp(),
         "exp": chrono::Utc::now().timestamp() + ttl,
     });

@@ -73,6 +73,7 @@ pub fn create_organisation(
         accepted_terms_at: Some(now),
         accepted_agreements: new.accepted_agreements.clone(),
         restricted_to_available_cloud_providers: new.organisation_type == OrganisationType::Trial,
+        restricted_override: None,
         created_at: now,
         revision: 1,
         admin_count: 1,
@@ -697,6 +698,7 @@ mod tests {
             email: Some(Email::parse("e", &format!("{name}@example.com")).unwrap()),
             email_verified: true,
             username: Some(name.to_owned()),
+            operator: false,
         }
     }
 

@@ -87,7 +87,12 @@ pub struct Caller {
     /// invitation.
     pub email_verified: bool,
     pub username: Option<String>,
+    /// The token grants the platform operator's scope (`organisations/operator`).
+    pub operator: bool,
 }
+
+/// The OAuth scope that makes a caller a platform operator.
+pub const OPERATOR_SCOPE: &str = "organisations/operator";
 
 impl Caller {
     /// The e-mail address the identity provider vouches for, if any.
@@ -155,8 +160,9 @@ impl fmt::Display for Slug {
 /// Borrowed organisation name, for slug derivation.
 pub struct OrganisationNameRef<'a>(pub &'a str);
 
-/// An e-mail address that passed syntax validation (RFC 5322 via the `email_address` crate).
-/// Kept as the caller wrote it; compared and indexed by [`Email::key`].
+/// An e-mail address that passed syntax validation (RFC 5322 via the `email_address` crate)
+/// and the look-alike rules of [`Email::parse`]. Kept as the caller wrote it; compared and
+/// indexed by [`Email::key`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -164,6 +170,13 @@ pub struct Email(String);
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// Parses an address given as input (`field` names it in the error) or by a token's
+    /// `email` claim. Besides the syntax, refuses addresses that could pass for another one:
+    /// holding an invisible, formatting (bidirectional controls, zero-width characters),
+    /// control, separator, private-use or unassigned character, changing under Unicode NFKC
+    /// normalisation (U+212A KELVIN SIGN for `K`, full-width letters, ligatures, NBSP, ...), or
+    /// holding a character whose lower case is more than one character (U+0130, which would
+    /// make [`Email::key`] equal to that of another spelling).
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldError> {
         let value = value.trim();
         if value.is_empty() {
@@ -171,6 +184,26 @@ impl Email {
         }
         if value.len() > Self::MAX_LEN {
             return Err(FieldError::new(field, "must be at most 254 characters"));
+        }
+        if let Some(c) = value.chars().find(|&c| is_hidden(c)) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "must not contain invisible, formatting or control characters (it holds U+{:04X})",
+                    u32::from(c)
+                ),
+            ));
+        }
+        if let Some(c) = look_alike(value) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "must not contain characters that stand for others (it holds U+{:04X}, which \
+                     Unicode NFKC normalisation or lower-casing turns into something else); \
+                     write the address with the ordinary characters",
+                    u32::from(c)
+                ),
+            ));
         }
         match email_address::EmailAddress::parse_with_options(
             value,
@@ -205,10 +238,82 @@ impl Email {
         &self.0
     }
 
-    /// Case-insensitive identity of the address, for uniqueness and lookups.
+    /// Case-insensitive identity of the address, for uniqueness and lookups. Two addresses
+    /// [`Email::parse`] accepts have the same key only when they differ in letter case alone:
+    /// parsing refuses the characters whose lower case would join another spelling (U+212A
+    /// KELVIN SIGN, U+212B ANGSTROM SIGN, U+2126 OHM SIGN, U+0130, ...; the test
+    /// `lower_case_joins_only_case_pairs` checks every code point).
     pub fn key(&self) -> String {
         self.0.to_lowercase()
     }
+}
+
+/// Characters nobody sees or that change how others are shown: controls (Cc), format characters
+/// (Cf: zero-width space and joiners, bidirectional marks, embeddings, overrides and isolates,
+/// the BOM, soft hyphen, tags), separators (Zs, Zl, Zp), surrogates, private use, unassigned
+/// code points, and the rest of Unicode's default-ignorable code points (Hangul fillers,
+/// variation selectors, the combining grapheme joiner, Mongolian free variation selectors, ...).
+fn is_hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::SpaceSeparator
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::Surrogate
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Unassigned
+    ) || is_default_ignorable(c)
+}
+
+/// Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, stable since Unicode 7):
+/// code points shown as nothing when a font has no glyph for them.
+fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0x00AD
+            | 0x034F
+            | 0x061C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
+}
+
+/// The first character of `value` that makes it stand for another spelling: `value` is not in
+/// NFKC, or a character lower-cases to more than one character.
+fn look_alike(value: &str) -> Option<char> {
+    use unicode_normalization::UnicodeNormalization;
+    if let Some(c) = value.chars().find(|c| c.to_lowercase().nth(1).is_some()) {
+        return Some(c);
+    }
+    if unicode_normalization::is_nfkc_quick(value.chars())
+        == unicode_normalization::IsNormalized::Yes
+    {
+        return None;
+    }
+    if value.nfkc().eq(value.chars()) {
+        return None;
+    }
+    // The first character that changes on its own, or else the first one that is not
+    // ASCII (a sequence that composes, e.g. a letter and a combining accent).
+    value
+        .chars()
+        .find(|&c| !std::iter::once(c).nfkc().eq(std::iter::once(c)))
+        .or_else(|| value.chars().find(|c| !c.is_ascii()))
 }
 
 impl fmt::Display for Email {
@@ -312,6 +417,108 @@ mod tests {
             serde_json::json!("Ann <ann@example.com>"),
         ] {
             assert!(Email::from_json("contactEmail", &bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn email_refuses_addresses_that_look_like_others() {
+        for bad in [
+            "\u{212A}im@corp.com",         // KELVIN SIGN: NFKC and lower case make it 'k'
+            "\u{212B}sa@corp.com",         // ANGSTROM SIGN
+            "\u{FF4B}im@corp.com",         // FULLWIDTH LATIN SMALL LETTER K
+            "\u{FB01}nance@corp.com",      // LATIN SMALL LIGATURE FI
+            "kim@corp\u{2024}com",         // ONE DOT LEADER
+            "k\u{0069}\u{0307}m@corp.com", // i + COMBINING DOT ABOVE is fine in NFKC, but:
+            "\u{0130}lker@firma.com.tr",   // İ lower-cases to i + U+0307
+            "jo\u{0065}\u{0301}@corp.com", // decomposed é: NFKC composes it
+            "kim\u{200B}@corp.com",        // ZERO WIDTH SPACE
+            "kim\u{200D}@corp.com",        // ZERO WIDTH JOINER
+            "\u{202E}moc.proc@mik",        // RIGHT-TO-LEFT OVERRIDE
+            "kim\u{2066}@corp.com",        // LEFT-TO-RIGHT ISOLATE
+            "kim\u{200F}@corp.com",        // RIGHT-TO-LEFT MARK
+            "kim\u{061C}@corp.com",        // ARABIC LETTER MARK
+            "ki\u{00AD}m@corp.com",        // SOFT HYPHEN
+            "\u{FEFF}kim@corp.com",        // BYTE ORDER MARK
+            "kim\u{3164}@corp.com",        // HANGUL FILLER (a letter, but default-ignorable)
+            "kim\u{FE0F}@corp.com",        // VARIATION SELECTOR-16
+            "kim\u{E0041}@corp.com",       // TAG LATIN CAPITAL LETTER A
+            "kim\u{034F}@corp.com",        // COMBINING GRAPHEME JOINER
+            "k\u{00A0}m@corp.com",         // NO-BREAK SPACE
+            "k\u{1680}m@corp.com",         // OGHAM SPACE MARK (NFKC leaves it alone)
+            "kim\u{E000}@corp.com",        // private use
+            "kim\u{0007}@corp.com",        // control
+        ] {
+            // The first entry with a combining dot is not a look-alike of anything on its own.
+            if bad.starts_with("ki\u{307}") {
+                continue;
+            }
+            let err = Email::parse("contactEmail", bad).unwrap_err();
+            assert_eq!(err.field, "contactEmail", "{bad:?}");
+            assert!(
+                err.reason.contains("U+"),
+                "{bad:?} should be refused for a character, got: {err}"
+            );
+        }
+        let err = Email::parse("contactEmail", "\u{212A}im@corp.com").unwrap_err();
+        assert!(err.to_string().starts_with("contactEmail: "), "{err}");
+        assert!(err.reason.contains("U+212A"), "{err}");
+        let err = Email::parse("billingEmail", "kim\u{200B}@corp.com").unwrap_err();
+        assert!(err.reason.contains("U+200B"), "{err}");
+    }
+
+    #[test]
+    fn email_accepts_international_addresses_in_normal_form() {
+        for good in [
+            "kim@corp.com",
+            "Kim@Corp.com",
+            "j\u{00FC}rgen@beispiel.de", // ü, precomposed (NFC = NFKC)
+            "\u{00C5}sa@exempel.se",     // Å, the letter (not ANGSTROM SIGN)
+            "\u{03A9}mega@example.gr",   // Ω, the letter (not OHM SIGN)
+            "\u{1E9E}tra\u{00DF}e@example.de", // capital and small sharp s
+            "\u{0645}\u{062D}\u{0645}\u{062F}@example.com", // Arabic letters (no marks)
+            "  padded@corp.com  ",
+        ] {
+            let email = Email::parse("contactEmail", good);
+            assert!(email.is_ok(), "{good:?}: {email:?}");
+        }
+        assert_eq!(
+            Email::parse("e", "\u{00C5}SA@Exempel.SE").unwrap().key(),
+            "\u{00E5}sa@exempel.se"
+        );
+    }
+
+    /// Lower-casing (what [`Email::key`] does) joins two characters that parsing accepts only
+    /// when one is the upper case of the other: no third character (a sign, a compatibility
+    /// form) can pass for a letter. Checked over every code point.
+    #[test]
+    fn lower_case_joins_only_case_pairs() {
+        let mut joined: std::collections::HashMap<String, Vec<char>> =
+            std::collections::HashMap::new();
+        for c in (0..=0x10FFFF_u32).filter_map(char::from_u32) {
+            let alone = c.to_string();
+            if is_hidden(c) || look_alike(&alone).is_some() {
+                continue;
+            }
+            joined
+                .entry(c.to_lowercase().collect())
+                .or_default()
+                .push(c);
+        }
+        assert!(joined.len() > 100_000, "{}", joined.len());
+        let kelvin = Email::parse("e", "\u{212A}im@corp.com");
+        assert!(kelvin.is_err());
+        for (lower, chars) in &joined {
+            assert!(
+                chars.len() <= 2,
+                "{chars:?} all lower-case to {lower:?}: a look-alike could claim another's key"
+            );
+            if chars.len() == 2 {
+                let lower_char = lower.chars().next();
+                assert!(
+                    chars.iter().any(|&c| Some(c) == lower_char),
+                    "{chars:?} lower-case to {lower:?}, which parsing refuses"
+                );
+            }
         }
     }
 }

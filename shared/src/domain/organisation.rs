@@ -109,7 +109,13 @@ pub struct Organisation {
     pub accepted_terms: bool,
     pub accepted_terms_at: Option<DateTime<Utc>>,
     pub accepted_agreements: Vec<String>,
+    /// Follows the type (`TRIAL`: true) unless an operator set it: see
+    /// [`Organisation::restricted_override`].
     pub restricted_to_available_cloud_providers: bool,
+    /// What a platform operator set `restrictedToAvailableCloudProviders` to; `None`: it
+    /// follows the type.
+    #[serde(default)]
+    pub restricted_override: Option<bool>,
     pub created_at: DateTime<Utc>,
     /// How many changes this organisation has seen. Every change is written with the condition
     /// `revision = <what was read>` and takes the next number; its activity event is stored
@@ -128,6 +134,14 @@ pub struct Organisation {
 }
 
 impl Organisation {
+    /// Sets `restrictedToAvailableCloudProviders` from the type (`TRIAL`: restricted), unless an
+    /// operator has set it.
+    pub fn follow_type(&mut self) {
+        self.restricted_to_available_cloud_providers = self
+            .restricted_override
+            .unwrap_or(self.organisation_type == OrganisationType::Trial);
+    }
+
     /// Sets or clears the VAT number: a new number is unverified and due to be checked now.
     pub fn set_vat_number(&mut self, vat: Option<&VatNumber>, now: DateTime<Utc>) {
         self.vat_code = vat.map(VatNumber::as_string);
@@ -492,6 +506,7 @@ impl OrganisationPatch {
         if let Some(kind) = self.organisation_type {
             if organisation.organisation_type != kind {
                 organisation.organisation_type = kind;
+                organisation.follow_type();
                 changed.push(OrganisationField::Type);
             }
         }
@@ -601,6 +616,7 @@ pub mod tests_support {
             accepted_terms_at: Some(now),
             accepted_agreements: vec!["privacy-policy".into(), "terms-of-service".into()],
             restricted_to_available_cloud_providers: false,
+            restricted_override: None,
             created_at: now,
             revision: 1,
             admin_count: 1,
