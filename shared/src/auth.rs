@@ -25,7 +25,17 @@ fn caller_from_claims(claims: &HashMap<String, Value>) -> Result<Caller, ApiErro
     let subject = text("sub")
         .and_then(Subject::parse)
         .ok_or_else(|| ApiError::Unauthenticated("The token has no usable 'sub' claim.".into()))?;
-    let email = text("email").and_then(|e| Email::parse("email", e).ok());
+    // The same rules as an address given as input: an e-mail that could pass for another
+    // (look-alike or invisible characters, `\u{212A}im@corp.com` for `kim@corp.com`) or that is
+    // no address at all is no e-mail for this service. It then claims no invitation and is not
+    // recorded with the caller's membership, verified or not; the caller still signs in by `sub`.
+    let email = text("email").and_then(|e| match Email::parse("email", e) {
+        Ok(email) => Some(email),
+        Err(refused) => {
+            tracing::debug!(reason = %refused.reason, "the token's e-mail claim is not used");
+            None
+        }
+    });
     // The HttpApi authorizer turns every claim into a string; a local token carries a bool.
     let email_verified = match claims.get("email_verified") {
         Some(Value::Bool(b)) => *b,

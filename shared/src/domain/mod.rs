@@ -189,7 +189,7 @@ impl Email {
             return Err(FieldError::new(
                 field,
                 format!(
-                    "must not contain invisible, formatting or control characters (it holds U+{:04X})",
+                    "must not contain invisible, formatting or control characters (U+{:04X})",
                     u32::from(c)
                 ),
             ));
@@ -198,9 +198,8 @@ impl Email {
             return Err(FieldError::new(
                 field,
                 format!(
-                    "must not contain characters that stand for others (it holds U+{:04X}, which \
-                     Unicode NFKC normalisation or lower-casing turns into something else); \
-                     write the address with the ordinary characters",
+                    "must not contain look-alike characters: U+{:04X} is written differently in \
+                     Unicode normal form NFKC or in lower case; use the ordinary character",
                     u32::from(c)
                 ),
             ));
@@ -428,7 +427,6 @@ mod tests {
             "\u{FF4B}im@corp.com",         // FULLWIDTH LATIN SMALL LETTER K
             "\u{FB01}nance@corp.com",      // LATIN SMALL LIGATURE FI
             "kim@corp\u{2024}com",         // ONE DOT LEADER
-            "k\u{0069}\u{0307}m@corp.com", // i + COMBINING DOT ABOVE is fine in NFKC, but:
             "\u{0130}lker@firma.com.tr",   // İ lower-cases to i + U+0307
             "jo\u{0065}\u{0301}@corp.com", // decomposed é: NFKC composes it
             "kim\u{200B}@corp.com",        // ZERO WIDTH SPACE
@@ -448,10 +446,6 @@ mod tests {
             "kim\u{E000}@corp.com",        // private use
             "kim\u{0007}@corp.com",        // control
         ] {
-            // The first entry with a combining dot is not a look-alike of anything on its own.
-            if bad.starts_with("ki\u{307}") {
-                continue;
-            }
             let err = Email::parse("contactEmail", bad).unwrap_err();
             assert_eq!(err.field, "contactEmail", "{bad:?}");
             assert!(
