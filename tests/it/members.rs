@@ -475,3 +475,135 @@ async fn concurrent_adds_are_all_kept() {
     let page = list(&env, &org, "?size=100").await.body;
     assert_eq!(page["totalElements"], 21);
 }
+
+/// A verified token whose e-mail only looks like the invited address (U+212A KELVIN SIGN for
+/// `K`, which lower-cases to `k`; a zero-width space) never claims the invitation; the real
+/// address still does.
+#[tokio::test]
+async fn a_look_alike_token_email_never_claims_an_invitation() {
+    let env = TestEnv::new().await;
+    let org = create_org(&env, "Kelvin Corp").await;
+    let added = add(
+        &env,
+        &org,
+        &org.admin,
+        json!({"email": "kim@corp.com", "role": "admin", "kubernetesRole": "CLUSTER_ADMIN"}),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+
+    let mut kelvin = TestUser::new("kelvin");
+    kelvin.email = Some("\u{212A}im@corp.com".to_owned());
+    kelvin.email_verified = true;
+    let mut zero_width = TestUser::new("zero-width");
+    zero_width.email = Some("kim\u{200B}@corp.com".to_owned());
+    for user in [&kelvin, &zero_width] {
+        // As the JWT authorizer passes the claims, and as the local bearer path verifies them.
+        let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(user)).await;
+        assert_eq!(me.status, 403, "{:?}: {}", user.email, me.body);
+        let me = send(
+            &env.app,
+            ApiRequest::get(&org.path("/me")).bearer(&user.token(300)),
+        )
+        .await;
+        assert_eq!(me.status, 403, "{:?}: {}", user.email, me.body);
+        let members = send(&env.app, ApiRequest::get(&org.path("/members")).by(user)).await;
+        assert_eq!(members.status, 403, "{:?}: {}", user.email, members.body);
+    }
+
+    // The invitation is still unclaimed, and kim@corp.com's own token claims it.
+    let page = list(&env, &org, "").await;
+    let invited = page.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"]["email"] == "kim@corp.com")
+        .unwrap()
+        .clone();
+    assert_eq!(invited["subject"], Value::Null, "{invited}");
+    let mut kim = TestUser::new("kim");
+    kim.email = Some("Kim@Corp.com".to_owned());
+    let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(&kim)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["subject"], kim.sub.as_str());
+    assert_eq!(me.body["identity"], invited["identity"]);
+}
+
+/// A caller whose token e-mail is a look-alike can still sign in and create an organisation,
+/// but that address is not recorded as their membership e-mail.
+#[tokio::test]
+async fn a_look_alike_token_email_is_not_a_membership_email() {
+    let env = TestEnv::new().await;
+    let mut kelvin = TestUser::new("kelvin");
+    kelvin.email = Some("\u{212A}im@corp.com".to_owned());
+    let slug = create_organisation(&env.app, &kelvin, "Kelvin Own Corp", "BUSINESS").await;
+    let me = send(
+        &env.app,
+        ApiRequest::get(&format!("/api/v1/organisations/{slug}/me")).by(&kelvin),
+    )
+    .await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["role"], "admin");
+    assert_eq!(me.body["email"], Value::Null, "{}", me.body);
+    assert!(!me.body.to_string().contains('\u{212A}'), "{}", me.body);
+}
+
+/// Look-alike and invisible characters in an address given as input are 400 with a field error.
+#[tokio::test]
+async fn look_alike_addresses_are_refused_as_input() {
+    let env = TestEnv::new().await;
+    let org = create_org(&env, "Lookalike Input Corp").await;
+    let refused = |reply: &Reply, field: &str, code_point: &str| {
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        let details = reply.details();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.starts_with(&format!("{field}: ")) && d.contains(code_point)),
+            "{field} / {code_point}: {details:?}"
+        );
+    };
+
+    for (email, code_point) in [
+        ("\u{212A}im@corp.com", "U+212A"),
+        ("kim\u{200B}@corp.com", "U+200B"),
+        ("\u{202E}moc.proc@mik", "U+202E"),
+        ("\u{FF4B}im@corp.com", "U+FF4B"),
+    ] {
+        let reply = add(
+            &env,
+            &org,
+            &org.admin,
+            json!({"email": email, "role": "viewer"}),
+        )
+        .await;
+        refused(&reply, "email", code_point);
+    }
+
+    let create = send(
+        &env.app,
+        ApiRequest::post("/api/v1/organisations")
+            .by(&org.admin)
+            .json(json!({
+                "organisationName": "Lookalike Contact",
+                "organisationType": "BUSINESS",
+                "contactEmail": {"email": "ops\u{2066}@corp.com"},
+                "acceptedAgreements": [{"agreementSlug": "terms-of-service"},
+                                       {"agreementSlug": "privacy-policy"}]
+            })),
+    )
+    .await;
+    refused(&create, "contactEmail", "U+2066");
+
+    let patch = send(
+        &env.app,
+        ApiRequest::patch(&format!("/api/v1/organisations/{}", org.slug))
+            .by(&org.admin)
+            .json(json!({"billingEmail": "billing@\u{212A}orp.com"})),
+    )
+    .await;
+    refused(&patch, "billingEmail", "U+212A");
+
+    // Nothing was added: the admin is the only member.
+    assert_eq!(list(&env, &org, "").await.body["totalElements"], 1);
+}
