@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Differential test of our VAT number check against python-stdnum.
 
-Generates random candidates for every prefix `shared::domain::vat` accepts (the 28 VIES prefixes
-and the GR alias), seeded: numbers in each country's formats with random digits, numbers repaired
-until python-stdnum accepts them, single-character mutations, case and space variants of those,
-and random strings. Our verdicts come from `vat-verdicts` (devtools), python-stdnum's from
+Generates random candidates for every prefix `shared::domain::vat` or python-stdnum accepts (the
+28 VIES prefixes, the GR alias and python-stdnum's One Stop Shop prefixes EU and IM; the script
+checks that list against both), seeded: numbers in each country's formats with random digits,
+numbers repaired until python-stdnum accepts them, single-character mutations, case and space
+variants of those, and random strings. Our verdicts come from `vat-verdicts` (devtools), python-stdnum's from
 `stdnum.eu.vat`. Every disagreement fails the run, except the variants listed in the table under
 "Deliberate differences from python-stdnum" in docs/verification.md (prefix, regex over the
 number after the prefix, our verdict; the reason is in the doc). When both accept a number, the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import random
 import re
@@ -78,6 +80,10 @@ TEMPLATES: dict[str, list[str]] = {
     "SK": ["dddddddddd", "bdddd"],
     "XI": ["ddddddddd", "dddddddddddd", "GDddd", "HAddd", "GD8888ddddd", "HA8888ddddd",
            "llddd"],
+    # One Stop Shop numbers (python-stdnum's stdnum.eu.oss; the first three digits are the
+    # numeric code of the member state that issued them, 528 for the Netherlands).
+    "EU": ["528dddddd", "ddddddddd"],
+    "IM": ["528ddddddd", "dddddddddd"],
 }
 
 
@@ -181,10 +187,11 @@ def candidates(rng: random.Random, prefix: str, count: int) -> list[str]:
 
 def our_verdicts(lines: list[str]) -> list[str]:
     build = ["cargo", "build", "-q", "--locked", "-p", "devtools", "--bin", "vat-verdicts",
-             "--message-format=short"]
-    subprocess.run(build, cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    binary = os.path.join(target, "debug", "vat-verdicts")
+             "--message-format=json"]
+    built = subprocess.run(build, cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True)
+    binary = next(m["executable"] for m in map(json.loads, built.stdout.splitlines())
+                  if m.get("reason") == "compiler-artifact" and m.get("executable")
+                  and m["target"]["name"] == "vat-verdicts")
     done = subprocess.run([binary], input="\n".join(lines) + "\n", capture_output=True,
                           text=True, check=True)
     verdicts = done.stdout.splitlines()
@@ -193,8 +200,22 @@ def our_verdicts(lines: list[str]) -> list[str]:
     return verdicts
 
 
+def check_prefixes(ours_for: dict[str, str]) -> None:
+    """Every two-letter prefix that we or python-stdnum know has candidates in TEMPLATES."""
+    known = set()
+    for prefix, verdict in ours_for.items():
+        if verdict != "invalid country":
+            known.add(prefix)
+        # python-stdnum's own lookup of a prefix's module (stdnum.eu.vat), as validate() uses it.
+        if stdnum_vat._get_cc_module(prefix) is not None:
+            known.add(prefix)
+    if known != set(TEMPLATES):
+        sys.exit(f"prefixes known to us or python-stdnum {sorted(known)} are not the prefixes "
+                 f"this script generates candidates for {sorted(TEMPLATES)}")
+
+
 def deliberate_differences() -> list[tuple[str, re.Pattern[str], bool, str]]:
-    """(prefix, pattern over the number after the prefix, whether we accept, row text) per row of
+    """(prefix, pattern over the number after the prefix, whether we accept, label) per row of
     the table under DOC_HEADING."""
     with open(DOC, encoding="utf-8") as f:
         text = f.read()
@@ -210,7 +231,8 @@ def deliberate_differences() -> list[tuple[str, re.Pattern[str], bool, str]]:
         pattern = re.compile(cells[1].strip("`"))
         if cells[2] not in ("accept", "refuse"):
             sys.exit(f"{DOC}: 'we' must be accept or refuse in: {line}")
-        rows.append((prefix, pattern, cells[2] == "accept", line.strip()))
+        label = f"{prefix} {cells[1]} (we {cells[2]})"
+        rows.append((prefix, pattern, cells[2] == "accept", label))
     if not rows:
         sys.exit(f"{DOC}: no rows under '{DOC_HEADING}'")
     return rows
@@ -234,7 +256,10 @@ def main() -> int:
     lines: list[str] = []
     for prefix in TEMPLATES:
         lines.extend(candidates(rng, prefix, args.per_prefix))
-    ours = our_verdicts(lines)
+    prefixes = [a + b for a in LETTERS for b in LETTERS]
+    ours = our_verdicts(lines + [p + "1" for p in prefixes])
+    check_prefixes(dict(zip(prefixes, ours[len(lines):])))
+    ours = ours[:len(lines)]
     allowed = deliberate_differences()
 
     stats: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -279,8 +304,8 @@ def main() -> int:
               f"{row['disagree']:>7} {row['deliberate']:>7}")
     print(f"{'all':6} {total['candidates']:>10} {total['ours']:>10} {total['stdnum']:>8} "
           f"{total['disagree']:>7} {total['deliberate']:>7}")
-    for row_text, n in explained.items():
-        print(f"  {n:>5} deliberately different: {row_text}")
+    for label, n in sorted(explained.items()):
+        print(f"  {n:>5} listed in docs/verification.md: {label}")
     if unexplained:
         print(f"{len(unexplained)} disagreements not listed in docs/verification.md:",
               file=sys.stderr)
