@@ -20,6 +20,9 @@ export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export AWS_ENDPOINT_URL_DYNAMODB="$DYNAMODB_ENDPOINT"
 export TABLE_NAME="schemathesis-$port"
 export LOCAL_JWT_SECRET=schemathesis-secret
+# schemathesis creates organisations by the hundred with one token: the per-user limit is
+# tested by the handler tests, not here.
+export MAX_ORGANISATIONS_PER_USER_PER_DAY=1000000
 cargo run -q -p devtools --bin create-table
 
 # Build the functions first: `cargo lambda watch` would build each on its first request.

@@ -2,6 +2,11 @@
 # Serves every function with `cargo lambda watch` on 127.0.0.1:$PORT, routed by real path (the
 # router in Cargo.toml), passing the functions the configuration of the calling script's
 # environment. Extra arguments go to `cargo lambda watch` (e.g. --ignore-changes).
+#
+# The functions reach the emulator's Lambda Runtime API through a relay (devtools
+# runtime-api-relay, set up by scripts/lambda-runner.sh as the functions' cargo runner): without
+# it, now and then a response larger than about 16 KB ends in a 500 written by the emulator
+# (docs/benchmarks.md, "make dev: the emulator's 500").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -10,5 +15,20 @@ for name in TABLE_NAME AWS_ENDPOINT_URL_DYNAMODB AWS_REGION AWS_ACCESS_KEY_ID AW
             LOCAL_JWT_SECRET RUST_LOG MAIL_OUTBOX_DIR PUBLIC_API_URL VIES_BASE_URL VIES_TIMEOUT_MS; do
   [ -n "${!name:-}" ] && env_args+=(--env-var "$name=${!name}")
 done
+
+relay_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cargo build -q -p devtools --bin runtime-api-relay
+# $$ stays this process's id after the exec below: the relay exits with `cargo lambda watch`.
+"$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/runtime-api-relay" \
+  "$relay_port" "127.0.0.1:${PORT:?PORT}" $$ &
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$relay_port") 2>/dev/null && break
+  sleep 0.1
+done
+export RUNTIME_API_RELAY="127.0.0.1:$relay_port"
+host=$(rustc -vV | sed -n 's/^host: //p')
+runner="CARGO_TARGET_$(echo "$host" | tr 'a-z.-' 'A-Z__')_RUNNER"
+export "$runner=$root/scripts/lambda-runner.sh"
+
 PATH="$root/.cache/venv/bin:$PATH" exec cargo lambda watch --invoke-address 127.0.0.1 \
   --invoke-port "${PORT:?PORT}" "${env_args[@]}" "$@"

@@ -17,6 +17,8 @@ pub struct App {
     pub vies: Option<ViesClient>,
     /// Base of the links in verification mails, e.g. `https://api.example.com`.
     pub public_api_url: String,
+    /// Creates plus registrations per caller per 24 hours (`MAX_ORGANISATIONS_PER_USER_PER_DAY`).
+    pub max_organisations_per_user_per_day: usize,
 }
 
 /// Default VIES REST endpoint of the European Commission.
@@ -43,6 +45,8 @@ impl App {
             mailer: Mailer::Disabled,
             vies: None,
             public_api_url: "http://127.0.0.1:9000".to_owned(),
+            max_organisations_per_user_per_day:
+                crate::domain::decisions::DEFAULT_ORGANISATIONS_PER_USER_PER_DAY,
         }
     }
 
@@ -106,6 +110,11 @@ impl App {
         let mut app = Self::new(store, local_jwt)
             .with_mailer(mailer)
             .with_vies(vies);
+        if let Ok(limit) = std::env::var("MAX_ORGANISATIONS_PER_USER_PER_DAY") {
+            app.max_organisations_per_user_per_day = limit.parse().map_err(|_| {
+                ConfigError::Invalid("MAX_ORGANISATIONS_PER_USER_PER_DAY", limit.clone())
+            })?;
+        }
         if let Ok(url) = std::env::var("PUBLIC_API_URL") {
             app.public_api_url = url.trim_end_matches('/').to_owned();
         }

@@ -27,6 +27,12 @@ pub enum ApiError {
     /// The addressed resource does not exist, or the caller may not learn that it does (404).
     #[error("{0}")]
     NotFound(String),
+    /// A limit was reached (429, with `Retry-After` in seconds).
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_seconds: u64,
+    },
     /// A change was refused by what is stored, and the handler did not say more (409).
     #[error("The request conflicts with the current state ({0:?}).")]
     Refused(Refusal),
@@ -59,6 +65,13 @@ impl From<Rejection> for ApiError {
             Rejection::Invalid { message, details } => Self::BadRequest { message, details },
             Rejection::Forbidden(message) => Self::Forbidden(message),
             Rejection::NotFound(message) => Self::NotFound(message),
+            Rejection::TooMany {
+                message,
+                retry_after_seconds,
+            } => Self::TooManyRequests {
+                message,
+                retry_after_seconds,
+            },
         }
     }
 }

@@ -53,6 +53,7 @@ pub fn status_of(error: &ApiError) -> StatusCode {
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Refused(_) => StatusCode::CONFLICT,
+        ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -74,7 +75,10 @@ pub fn error_response(error: ApiError) -> Response<Body> {
             "An internal error occurred on the server.".to_owned()
         }
         other => {
-            tracing::info!(status = status.as_u16(), error = %other, "request refused");
+            // The message may name people (an e-mail address already a member, say): it goes
+            // to the caller, and to the logs only below INFO.
+            tracing::info!(status = status.as_u16(), "request refused");
+            tracing::debug!(error = %other, "request refused");
             other.to_string()
         }
     };
@@ -94,6 +98,16 @@ pub fn error_response(error: ApiError) -> Response<Body> {
         response.headers_mut().insert(
             http::header::WWW_AUTHENTICATE,
             http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    if let ApiError::TooManyRequests {
+        retry_after_seconds,
+        ..
+    } = &error
+    {
+        response.headers_mut().insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from(*retry_after_seconds),
         );
     }
     response

@@ -47,7 +47,7 @@ mod layers {
         ("paging", &["domain", "error"]),
         ("routes", &["domain", "error", "http"]),
         ("auth", &["domain", "error"]),
-        ("app", &["storage", "auth", "mail", "vies"]),
+        ("app", &["domain", "storage", "auth", "mail", "vies"]),
         (
             "access",
             &["domain", "error", "app", "auth", "routes", "storage"],

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use aws_sdk_sesv2::error::ProvideErrorMetadata;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::domain::Email;
@@ -17,7 +18,8 @@ pub struct OutgoingMail {
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
-    #[error("SES refused the message: {0}")]
+    /// SES's error code only: its message may name the recipient.
+    #[error("SES refused the message ({0})")]
     Ses(String),
     #[error("could not write to the outbox: {0}")]
     Outbox(#[from] std::io::Error),
@@ -42,10 +44,10 @@ impl Mailer {
             Self::Ses { client, from } => {
                 let content = |text: &str| Content::builder().data(text).charset("UTF-8").build();
                 let message = Message::builder()
-                    .subject(content(&mail.subject).map_err(|e| MailError::Ses(e.to_string()))?)
+                    .subject(content(&mail.subject).map_err(|_| MailError::Ses("subject".into()))?)
                     .body(
                         Body::builder()
-                            .text(content(&mail.text).map_err(|e| MailError::Ses(e.to_string()))?)
+                            .text(content(&mail.text).map_err(|_| MailError::Ses("body".into()))?)
                             .build(),
                     )
                     .build();
@@ -60,7 +62,7 @@ impl Mailer {
                     .content(EmailContent::builder().simple(message).build())
                     .send()
                     .await
-                    .map_err(|e| MailError::Ses(aws_sdk_sesv2::Error::from(e).to_string()))?;
+                    .map_err(|e| MailError::Ses(e.code().unwrap_or("no error code").to_owned()))?;
                 Ok(())
             }
             Self::Outbox { dir } => {
@@ -81,7 +83,7 @@ impl Mailer {
                 Ok(())
             }
             Self::Disabled => {
-                tracing::warn!(to = %mail.to, subject = %mail.subject, "no mailer configured; message not sent");
+                tracing::warn!("no mailer configured; message not sent");
                 Ok(())
             }
         }

@@ -17,6 +17,8 @@ pub enum Group {
     Activity,
     Validation,
     Resources,
+    /// The operator plane: platform operators only (the `organisations/operator` scope).
+    Operators,
 }
 
 impl Group {
@@ -28,6 +30,17 @@ impl Group {
             Self::Activity => "activity",
             Self::Validation => "validation",
             Self::Resources => "resources",
+            Self::Operators => "operators",
+        }
+    }
+
+    /// The OAuth scope the token must grant for the group's routes, beyond being valid: API
+    /// Gateway's authorizer requires it (`AuthorizationScopes` in template.yaml) and the
+    /// function checks it again.
+    pub fn required_scope(self) -> Option<&'static str> {
+        match self {
+            Self::Operators => Some(crate::domain::OPERATOR_SCOPE),
+            _ => None,
         }
     }
 }
@@ -50,6 +63,8 @@ pub enum Endpoint {
     VerifyEmail,
     GetComputeInformation,
     GetQuotas,
+    GetOrganisationAsOperator,
+    UpdateOrganisationAsOperator,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -179,6 +194,19 @@ pub const ROUTES: &[Route] = &[
         "/api/v1/organisations/{organisationSlug}/quotas",
         Endpoint::GetQuotas,
         Group::Resources,
+    ),
+    // The operator plane: platform operators only (Group::required_scope).
+    route(
+        "GET",
+        "/admin/v1/orgs/{organisationIdentity}",
+        Endpoint::GetOrganisationAsOperator,
+        Group::Operators,
+    ),
+    route(
+        "PATCH",
+        "/admin/v1/orgs/{organisationIdentity}",
+        Endpoint::UpdateOrganisationAsOperator,
+        Group::Operators,
     ),
 ];
 

@@ -102,7 +102,13 @@ impl ViesClient {
             Err(_) => return ViesAnswer::Unavailable(format!("unreadable answer (HTTP {status})")),
         };
         let answer = interpret(status.as_u16(), parsed);
-        tracing::info!(vat = %vat, ?answer, "VIES answered");
+        // The registry's name and address are the VAT owner's: not logged.
+        let outcome = match &answer {
+            ViesAnswer::Valid { .. } => "valid",
+            ViesAnswer::Invalid => "invalid",
+            ViesAnswer::Unavailable(_) => "unavailable",
+        };
+        tracing::info!(country = vat.country_code(), outcome, "VIES answered");
         answer
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod members;
+pub mod operators;
 pub mod organisations;
 pub mod resources;
 pub mod validation;

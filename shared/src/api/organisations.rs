@@ -10,11 +10,13 @@ use crate::access::{self, Permission, Reads};
 use crate::api::validation::send_challenge;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
-use crate::domain::decisions::{self, AskVies, Created, NewIdentities, Updated, ViesLookup};
+use crate::domain::decisions::{self, Created, NewIdentities, PatchBlocked, Updated, ViesLookup};
 use crate::domain::organisation::{
     CreateOrganisationBody, NewOrganisation, OrganisationPatch, OrganisationResponse,
     PatchOrganisationBody,
 };
+use crate::domain::records::CreationLog;
+use crate::domain::vat::VatNumber;
 use crate::domain::verification::ViesAnswer;
 use crate::domain::{Caller, FieldError, Slug};
 use crate::error::ApiError;
@@ -48,6 +50,7 @@ pub async fn create(
         (Some(vat), Some(vies)) => Some(vies.check(vat).await),
         _ => None,
     };
+    decisions::customer_may_choose(new.organisation_type)?;
     let created = insert(app, &new, &caller, vies_answer.as_ref(), how).await?;
     let organisation = &created.organisation;
     tracing::info!(slug = %organisation.slug, identity = %organisation.identity, "organisation created");
@@ -55,37 +58,46 @@ pub async fn create(
     ok_json(&OrganisationResponse::from(organisation))
 }
 
-/// Writes the new organisation under the first free slug candidate.
+/// Writes the new organisation under the first free slug candidate, counted in the caller's
+/// creation log (read again on every attempt).
 async fn insert(
     app: &App,
     new: &NewOrganisation,
     caller: &Caller,
-    vies_answer: Option<&ViesAnswer>,
+    vies: Option<&ViesAnswer>,
     how: Creation,
 ) -> Result<Created, ApiError> {
-    let ids = NewIdentities {
-        organisation: Uuid::new_v4(),
-        admin: Uuid::new_v4(),
+    let creation = decisions::Creation {
+        ids: NewIdentities {
+            organisation: Uuid::new_v4(),
+            admin: Uuid::new_v4(),
+        },
+        vies,
+        registration: how == Creation::Registration,
+        limit: app.max_organisations_per_user_per_day,
     };
-    let registration = how == Creation::Registration;
     for attempt in 0..SLUG_ATTEMPTS {
         let slug = Slug::candidate(&new.name.as_slug_source(), attempt);
-        let created = decisions::create_organisation(
-            new,
-            caller,
-            ids,
-            slug,
-            vies_answer,
-            registration,
-            Utc::now(),
-        );
-        match app.store.apply_change(&created.change).await {
-            Ok(()) => return Ok(created),
-            Err(StoreError::Refused(Refusal::SlugTaken)) => continue,
-            Err(StoreError::Refused(Refusal::AlreadyRegistered)) => {
+        let read =
+            |_| async { Ok::<_, ApiError>(Some(app.store.creation_log(&caller.subject).await?)) };
+        let decide = |log: CreationLog| {
+            let created = decisions::create_organisation(
+                new,
+                caller,
+                slug.clone(),
+                creation,
+                &log,
+                Utc::now(),
+            )?;
+            Ok(Decision::write(created.change.clone(), created))
+        };
+        match app.store.decide_and_write(read, decide).await {
+            Ok(created) => return Ok(created),
+            Err(ApiError::Refused(Refusal::SlugTaken)) => continue,
+            Err(ApiError::Refused(Refusal::AlreadyRegistered)) => {
                 return Err(ApiError::bad_request(ALREADY_REGISTERED))
             }
-            Err(other) => return Err(other.into()),
+            Err(other) => return Err(other),
         }
     }
     let name = new.name.as_str();
@@ -104,10 +116,19 @@ pub async fn get(
     ok_json(&OrganisationResponse::from(&access.organisation))
 }
 
-/// A PATCH decision that may first need VIES's answer for a new VAT number.
+/// A PATCH that may first need VIES's answer for a new VAT number.
 enum PatchError {
-    AskVies(AskVies),
+    AskVies(VatNumber),
     Api(ApiError),
+}
+
+impl From<PatchBlocked> for PatchError {
+    fn from(blocked: PatchBlocked) -> Self {
+        match blocked {
+            PatchBlocked::AskVies(vat) => Self::AskVies(vat),
+            PatchBlocked::Rejected(rejection) => Self::Api(rejection.into()),
+        }
+    }
 }
 
 impl From<StoreError> for PatchError {
@@ -152,22 +173,21 @@ async fn apply_patch(
             (None, Some(_)) => ViesLookup::NotAsked,
             (None, None) => ViesLookup::Unavailable,
         };
+        // The ledger tells whether a payment method is attached (leaving TRIAL needs one).
+        let reads = Reads {
+            ledger: true,
+            ..Reads::default()
+        };
         let decided = app
             .store
-            .apply(
-                slug,
-                caller,
-                Permission::Administer,
-                Reads::default(),
-                |access| {
-                    decisions::update_organisation(access, patch, lookup, Utc::now())
-                        .map_err(PatchError::AskVies)
-                },
-            )
+            .apply(slug, caller, Permission::Administer, reads, |access| {
+                decisions::update_organisation(access, patch, lookup, Utc::now())
+                    .map_err(PatchError::from)
+            })
             .await;
         match (decided, &app.vies) {
             (Ok(updated), _) => return Ok(updated),
-            (Err(PatchError::AskVies(AskVies(vat))), Some(vies)) => {
+            (Err(PatchError::AskVies(vat)), Some(vies)) => {
                 vies_answer = Some(vies.check(&vat).await)
             }
             (Err(PatchError::AskVies(_)), None) => {

@@ -12,18 +12,39 @@ use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
 use crate::domain::organisation::Organisation;
 use crate::domain::verification::{
-    code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge, LegalEntityConfirmation,
-    VatStatus,
+    address_hash, code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge,
+    LegalEntityConfirmation, VatStatus,
 };
 use crate::error::ApiError;
 use crate::http::{field, ok_json, read_body};
 use crate::mail::OutgoingMail;
 use crate::routes::PathParams;
+use crate::storage::StoreError;
 
-/// Mails a challenge's code. The change that issued it is committed already: a failure is
-/// logged, not returned.
+/// Mails a challenge's code, unless the address had its hourly share of verification mails
+/// (across all organisations). The change that issued it is committed already: a failure or a
+/// suppressed mail is logged, not returned, and the address stays unverified.
 pub async fn send_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
     let record = &challenge.record;
+    let hash = address_hash(&record.email);
+    let counted = app
+        .store
+        .decide_and_write(
+            |_| async { Ok::<_, StoreError>(Some(app.store.mail_log(&hash).await?)) },
+            |log| Ok(decisions::count_mail(&log, &organisation.slug, Utc::now())),
+        )
+        .await;
+    match counted {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(slug = %organisation.slug, kind = ?record.kind, suppressed = 1, "verification mail suppressed: the address had its hourly share");
+            return;
+        }
+        Err(error) => {
+            tracing::error!(%error, slug = %organisation.slug, "counting a verification mail failed; not sent");
+            return;
+        }
+    }
     let link = format!(
         "{}/api/v1/validations/verify-email/{}",
         app.public_api_url, challenge.code

@@ -9,7 +9,7 @@ use super::member::{Member, Role};
 use super::organisation::Organisation;
 use super::quotas::QuotaOverrides;
 use super::records::EmailLookup;
-use super::{Caller, Rejection, Slug};
+use super::{Caller, Rejection, Slug, OPERATOR_SCOPE};
 
 /// What the caller wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,24 @@ pub fn permit(member: &Member, permission: Permission, slug: &Slug) -> Result<()
 /// 404 for an organisation that does not exist.
 pub fn no_such_organisation(slug: &Slug) -> Rejection {
     Rejection::NotFound(format!("Organisation '{slug}' does not exist."))
+}
+
+/// The operator plane (`/admin/v1/orgs/...`) is for platform operators only: the token must
+/// grant the [`OPERATOR_SCOPE`]; else 403, whatever organisations the caller is a member of (a
+/// membership, even as admin, grants nothing here, and no operator is a member by being one).
+pub fn operate(caller: &Caller) -> Result<(), Rejection> {
+    if caller.operator {
+        Ok(())
+    } else {
+        Err(Rejection::Forbidden(format!(
+            "Only platform operators may do this: the token must grant the scope '{OPERATOR_SCOPE}'."
+        )))
+    }
+}
+
+/// 404 for an organisation identity that names no organisation (never was, or deleted).
+pub fn no_organisation_with_identity(identity: Uuid) -> Rejection {
+    Rejection::NotFound(format!("No organisation has the identity {identity}."))
 }
 
 impl Access {

@@ -33,9 +33,12 @@ pub enum ActivityType {
 pub enum ActorType {
     User,
     System,
+    /// A platform operator acting on the operator plane (`/admin/v1/orgs/...`), not as a member.
+    Operator,
 }
 
-/// Who caused an event: a user (with the identity their token carried) or the platform itself.
+/// Who caused an event: a user (with the identity their token carried), a platform operator, or
+/// the platform itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Actor {
@@ -52,7 +55,16 @@ impl Actor {
             actor_type: ActorType::User,
             subject: Some(caller.subject.as_str().to_owned()),
             username: caller.username.clone(),
-            email: caller.email.as_ref().map(|e| e.as_str().to_owned()),
+            // An e-mail the identity provider has not verified is not an identity.
+            email: caller.verified_email().map(|e| e.as_str().to_owned()),
+        }
+    }
+
+    /// A platform operator: the identity their token carried, marked as an operator.
+    pub fn operator(caller: &Caller) -> Self {
+        Self {
+            actor_type: ActorType::Operator,
+            ..Self::user(caller)
         }
     }
 
@@ -69,7 +81,7 @@ impl Actor {
     pub fn display_name(&self) -> &str {
         match self.actor_type {
             ActorType::System => "The platform",
-            ActorType::User => self
+            ActorType::User | ActorType::Operator => self
                 .email
                 .as_deref()
                 .or(self.username.as_deref())

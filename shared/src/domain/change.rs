@@ -8,7 +8,9 @@ use super::ledger::{LedgerDelta, ResourceLedger};
 use super::member::Member;
 use super::organisation::Organisation;
 use super::platform::{Resource, ResourceRecord};
-use super::records::{DeletionRecord, EmailCode, EmailLookup, IdentityLookup, Registration};
+use super::records::{
+    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdentityLookup, MailLog, Registration,
+};
 use super::{Email, Slug, Subject};
 use uuid::Uuid;
 
@@ -27,6 +29,8 @@ pub enum Profile {
     Delete { read_revision: u64 },
     /// Left as it is; it must exist.
     Exists,
+    /// Not touched: the change writes records beside organisations only (a mail log).
+    Untouched,
 }
 
 /// A record written with a change.
@@ -44,6 +48,8 @@ pub enum Record {
     EmailCode(EmailCode),
     /// The partition is being swept after a delete: its slug stays reserved.
     PurgeMarker,
+    CreationLog(CreationLog),
+    MailLog(MailLog),
 }
 
 /// A record addressed by its key.

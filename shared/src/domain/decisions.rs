@@ -18,7 +18,9 @@ use super::organisation::{
     NewOrganisation, Organisation, OrganisationField, OrganisationPatch, OrganisationType,
 };
 use super::platform::{PlatformEvent, Resource, ResourceRecord, ResourceState};
-use super::records::{DeletionRecord, EmailCode, IdentityLookup, Registration};
+use super::records::{
+    take_slot, CreationLog, DeletionRecord, EmailCode, IdentityLookup, MailLog, Registration,
+};
 use super::vat::VatNumber;
 use super::verification::{
     normalise_entity_text, EmailChallenge, EmailKind, Verification, ViesAnswer,
@@ -45,17 +47,137 @@ pub struct NewIdentities {
     pub admin: Uuid,
 }
 
-/// Creates `new` under `slug` with the caller as its first admin. With `registration`, the
-/// caller's one sign-up is recorded in the same change.
+/// How many organisations one user may create (creates plus registrations) per 24 hours,
+/// unless configured otherwise (`MAX_ORGANISATIONS_PER_USER_PER_DAY`).
+pub const DEFAULT_ORGANISATIONS_PER_USER_PER_DAY: usize = 10;
+
+/// Verification mails one address may receive per hour, across all organisations.
+pub const MAILS_PER_ADDRESS_PER_HOUR: usize = 5;
+
+/// The types a customer may choose: every type but `ENTERPRISE`, which platform operators set.
+pub fn customer_may_choose(kind: OrganisationType) -> Result<(), Rejection> {
+    if kind == OrganisationType::Enterprise {
+        return Err(Rejection::Forbidden(
+            "Only platform operators set the organisation type ENTERPRISE.".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A customer's change of type: `TRIAL` is only a start (never a destination), leaving it
+/// needs a valid payment method, `ENTERPRISE` is the operators' to give and to take.
+pub fn customer_may_change_type(
+    from: OrganisationType,
+    to: OrganisationType,
+    payment_method_attached: bool,
+) -> Result<(), Rejection> {
+    use OrganisationType::{Enterprise, Trial};
+    if from == to {
+        return Ok(());
+    }
+    if from == Enterprise || to == Enterprise {
+        return Err(Rejection::Forbidden(
+            "Only platform operators set or change the organisation type ENTERPRISE.".to_owned(),
+        ));
+    }
+    if to == Trial {
+        return Err(Rejection::fields(vec![FieldError::new(
+            "organisationType",
+            "cannot become TRIAL again: a trial is only a start",
+        )]));
+    }
+    if from == Trial && !payment_method_attached {
+        return Err(Rejection::fields(vec![FieldError::new(
+            "organisationType",
+            "leaving TRIAL needs a valid payment method attached to the organisation",
+        )]));
+    }
+    Ok(())
+}
+
+/// The caller's creation log with this create in it, or 429 when the caller created `limit`
+/// organisations in the last 24 hours.
+fn count_creation(log: &CreationLog, limit: usize, now: DateTime<Utc>) -> Result<Write, Rejection> {
+    let created_at = take_slot(&log.created_at, now, Duration::hours(24), limit).map_err(
+        |retry_after_seconds| Rejection::TooMany {
+            message: format!(
+                "You have created {limit} organisations in the last 24 hours; try again later."
+            ),
+            retry_after_seconds,
+        },
+    )?;
+    let read = (log.version > 0).then_some(log.version);
+    Ok(Write::put(
+        Record::CreationLog(CreationLog {
+            subject: log.subject.clone(),
+            created_at,
+            version: log.version + 1,
+        }),
+        Expect::Version(read),
+    ))
+}
+
+/// Counts a verification mail to the address of `log`: `true` (send) with the log moved on,
+/// or `false` (suppress) when the address had [`MAILS_PER_ADDRESS_PER_HOUR`] in the last hour.
+pub fn count_mail(log: &MailLog, slug: &Slug, now: DateTime<Utc>) -> Decision<bool> {
+    match take_slot(
+        &log.sent_at,
+        now,
+        Duration::hours(1),
+        MAILS_PER_ADDRESS_PER_HOUR,
+    ) {
+        Err(_) => Decision::nothing(false),
+        Ok(sent_at) => {
+            let read = (log.version > 0).then_some(log.version);
+            let next = MailLog {
+                address_hash: log.address_hash.clone(),
+                sent_at,
+                version: log.version + 1,
+                expires_at: (now + Duration::hours(2)).timestamp(),
+            };
+            Decision::write(
+                Change {
+                    slug: slug.clone(),
+                    profile: Profile::Untouched,
+                    activity: None,
+                    writes: vec![Write::put(Record::MailLog(next), Expect::Version(read))],
+                    ledger: None,
+                },
+                true,
+            )
+        }
+    }
+}
+
+/// The parameters of a new organisation's creation.
+#[derive(Debug, Clone, Copy)]
+pub struct Creation<'a> {
+    pub ids: NewIdentities,
+    pub vies: Option<&'a ViesAnswer>,
+    pub registration: bool,
+    /// Creates per caller per 24 hours.
+    pub limit: usize,
+}
+
+/// Creates `new` under `slug` with the caller as its first admin, counted in the caller's
+/// creation `log`. With `registration`, the caller's one sign-up is recorded in the same
+/// change.
 pub fn create_organisation(
     new: &NewOrganisation,
     caller: &Caller,
-    ids: NewIdentities,
     slug: Slug,
-    vies: Option<&ViesAnswer>,
-    registration: bool,
+    how: Creation<'_>,
+    log: &CreationLog,
     now: DateTime<Utc>,
-) -> Created {
+) -> Result<Created, Rejection> {
+    customer_may_choose(new.organisation_type)?;
+    let counted = count_creation(log, how.limit, now)?;
+    let Creation {
+        ids,
+        vies,
+        registration,
+        ..
+    } = how;
     let mut organisation = Organisation {
         identity: ids.organisation,
         slug: slug.clone(),
@@ -86,7 +208,7 @@ pub fn create_organisation(
     }
     let admin = Member {
         identity: ids.admin,
-        email: caller.email.clone(),
+        email: caller.verified_email().cloned(),
         username: caller.username.clone(),
         role: Role::Admin,
         kubernetes_role: KubernetesRole::ClusterAdmin,
@@ -121,7 +243,8 @@ pub fn create_organisation(
         ledger: None,
     }
     .with_all(member_writes(&admin))
-    .with(Write::insert(Record::EmailCode(challenge.record.clone())));
+    .with(Write::insert(Record::EmailCode(challenge.record.clone())))
+    .with(counted);
     if registration {
         change = change.with(
             Write::insert(Record::Registration(Registration {
@@ -131,16 +254,20 @@ pub fn create_organisation(
             .or_refuse(Refusal::AlreadyRegistered),
         );
     }
-    Created {
+    Ok(Created {
         change,
         organisation,
         challenge,
-    }
+    })
 }
 
-/// A PATCH could not be decided yet: the VAT number changes and VIES has not been asked.
+/// Why a PATCH was not decided: a rule refused it, or the VAT number changes and VIES has not
+/// been asked yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AskVies(pub VatNumber);
+pub enum PatchBlocked {
+    Rejected(Rejection),
+    AskVies(VatNumber),
+}
 
 /// What a PATCH leaves: the organisation, and the challenges to mail for changed addresses.
 #[derive(Debug, Clone)]
@@ -149,14 +276,23 @@ pub struct Updated {
     pub challenges: Vec<EmailChallenge>,
 }
 
-/// Applies `patch`. A changed VAT number is checked with VIES when `vies` can answer: the first
-/// decision returns [`AskVies`], the caller asks and decides again with the answer.
+/// Applies `patch` by a customer (the type rules of [`customer_may_change_type`]; the ledger
+/// must have been read). A changed VAT number is checked with VIES when `vies` can answer: the
+/// first decision returns [`PatchBlocked::AskVies`], the caller asks and decides again.
 pub fn update_organisation(
     access: &Access,
     patch: &OrganisationPatch,
     vies: ViesLookup<'_>,
     now: DateTime<Utc>,
-) -> Result<Decision<Updated>, AskVies> {
+) -> Result<Decision<Updated>, PatchBlocked> {
+    if let Some(to) = patch.organisation_type {
+        customer_may_change_type(
+            access.organisation.organisation_type,
+            to,
+            access.ledger.payment_method_attached_at.is_some(),
+        )
+        .map_err(PatchBlocked::Rejected)?;
+    }
     let read_revision = access.organisation.revision;
     let mut organisation = access.organisation.clone();
     let changed = patch.apply(&mut organisation, now);
@@ -172,7 +308,7 @@ pub fn update_organisation(
     if changed.contains(&OrganisationField::VatNumber) {
         let new_number = patch.vat_number.clone().flatten();
         match (new_number, vies) {
-            (Some(vat), ViesLookup::NotAsked) => return Err(AskVies(vat)),
+            (Some(vat), ViesLookup::NotAsked) => return Err(PatchBlocked::AskVies(vat)),
             (Some(_), ViesLookup::Answered(answer)) => {
                 organisation.record_vies_answer(answer, now);
                 message.push_str(&format!("; {}", answer.describe()));
@@ -291,7 +427,8 @@ pub fn add_member(access: &Access, member: &Member, now: DateTime<Utc>) -> Chang
         ),
         now,
     );
-    let admin_delta = i64::from(member.role == Role::Admin);
+    // An invitation is not an admin until it is claimed: `admin_count` counts joined admins.
+    let admin_delta = i64::from(member.role == Role::Admin && member.subject.is_some());
     Change::update(
         next_revision(&access.organisation, admin_delta),
         access.organisation.revision,
@@ -312,7 +449,8 @@ pub fn remove_member(
             "Member {identity} does not exist in organisation '{slug}'."
         ))
     })?;
-    if member.role == Role::Admin && access.organisation.admin_count <= 1 {
+    let joined_admin = member.role == Role::Admin && member.subject.is_some();
+    if joined_admin && access.organisation.admin_count <= 1 {
         return Err(Rejection::invalid(format!(
             "{} is the last admin of organisation '{slug}'; make another member admin first.",
             member
@@ -339,7 +477,7 @@ pub fn remove_member(
         ),
         now,
     );
-    let admin_delta = -i64::from(member.role == Role::Admin);
+    let admin_delta = -i64::from(joined_admin);
     let mut change = Change::update(
         next_revision(&access.organisation, admin_delta),
         access.organisation.revision,
@@ -388,7 +526,12 @@ pub fn claim_invitation(
         .email
         .clone()
         .or_else(|| caller.verified_email().cloned());
-    let mut change = Change::update(next_revision(organisation, 0), organisation.revision, event);
+    let admin_delta = i64::from(bound.role == Role::Admin);
+    let mut change = Change::update(
+        next_revision(organisation, admin_delta),
+        organisation.revision,
+        event,
+    );
     if let Some(email) = email {
         change = change.with(Write::put(
             Record::MemberByEmail(super::records::EmailLookup {
@@ -780,7 +923,7 @@ mod tests {
         let access = access(1, None);
         let vat = patch(serde_json::json!({"vatNumber": "NL004495445B01"}));
         let asked = update_organisation(&access, &vat, ViesLookup::NotAsked, Utc::now());
-        assert!(matches!(asked, Err(AskVies(_))));
+        assert!(matches!(asked, Err(PatchBlocked::AskVies(_))));
         let answer = ViesAnswer::Invalid;
         let decided =
             update_organisation(&access, &vat, ViesLookup::Answered(&answer), Utc::now()).unwrap();

@@ -8,6 +8,7 @@ pub mod decisions;
 pub mod input;
 pub mod ledger;
 pub mod member;
+pub mod operator;
 pub mod organisation;
 pub mod platform;
 pub mod quotas;
@@ -58,6 +59,12 @@ pub enum Rejection {
     /// The thing addressed does not exist, or the caller may not learn that it does (404).
     #[error("{0}")]
     NotFound(String),
+    /// A limit was reached (429); the request may succeed after `retry_after_seconds`.
+    #[error("{message}")]
+    TooMany {
+        message: String,
+        retry_after_seconds: u64,
+    },
 }
 
 impl Rejection {

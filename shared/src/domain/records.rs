@@ -55,3 +55,68 @@ pub struct EmailCode {
     /// Epoch seconds; also the table's TTL attribute.
     pub expires_at: i64,
 }
+
+/// When a user created organisations (creates and registrations) in the last 24 hours: the
+/// per-user limit is checked and moved in the create's own transaction, on condition of
+/// `version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreationLog {
+    pub subject: Subject,
+    pub created_at: Vec<DateTime<Utc>>,
+    /// 0: not stored yet.
+    pub version: u64,
+}
+
+/// When verification mails went to one address (any organisation) in the last hour. Keyed by
+/// the address's hash: the log does not hold the address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailLog {
+    pub address_hash: String,
+    pub sent_at: Vec<DateTime<Utc>>,
+    /// 0: not stored yet.
+    pub version: u64,
+    /// Epoch seconds; also the table's TTL attribute.
+    pub expires_at: i64,
+}
+
+/// A sliding window: the times within `window` before `now`, plus `now`, if fewer than `limit`
+/// are there; otherwise how long until the oldest leaves the window (at least a second).
+pub fn take_slot(
+    times: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    window: chrono::Duration,
+    limit: usize,
+) -> Result<Vec<DateTime<Utc>>, u64> {
+    let mut kept: Vec<DateTime<Utc>> = times
+        .iter()
+        .copied()
+        .filter(|t| *t > now - window)
+        .collect();
+    kept.sort();
+    if kept.len() >= limit {
+        let oldest = kept[kept.len() - limit];
+        let wait = (oldest + window - now).num_seconds().max(1);
+        return Err(u64::try_from(wait).unwrap_or(1));
+    }
+    kept.push(now);
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn a_sliding_window_admits_the_limit_and_says_how_long_to_wait() {
+        let now = Utc::now();
+        let day = Duration::hours(24);
+        let times: Vec<_> = (0..10)
+            .map(|i| now - Duration::hours(23) + Duration::minutes(i))
+            .collect();
+        assert_eq!(take_slot(&times, now, day, 10), Err(3600));
+        assert_eq!(take_slot(&times[..9], now, day, 10).unwrap().len(), 10);
+        let old = vec![now - Duration::hours(25); 10];
+        assert_eq!(take_slot(&old, now, day, 10).unwrap(), vec![now]);
+    }
+}

@@ -222,6 +222,12 @@ impl TryFrom<ConfirmLegalEntityBody> for LegalEntityConfirmation {
     }
 }
 
+/// SHA-256 of an address's case-insensitive form, hex: the key of its mail log, which so holds
+/// no address.
+pub fn address_hash(email: &Email) -> String {
+    code_hash(&email.key())
+}
+
 /// Case- and white-space-insensitive form for comparing legal entity names and addresses.
 pub fn normalise_entity_text(value: &str) -> String {
     value

@@ -14,7 +14,7 @@ use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord};
 use crate::domain::records::{
-    DeletionRecord, EmailCode, EmailLookup, IdentityLookup, Registration,
+    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdentityLookup, MailLog, Registration,
 };
 use crate::domain::Slug;
 
@@ -211,6 +211,22 @@ impl Entity for EmailCode {
     const TYPE: &'static str = "email_code";
     fn key(&self, _: &Slug) -> Key {
         Key::email_code(&self.code_hash)
+    }
+}
+
+/// Outside the partitions: when a user created organisations lately (the per-user limit).
+impl Entity for CreationLog {
+    const TYPE: &'static str = "creation_log";
+    fn key(&self, _: &Slug) -> Key {
+        Key::creation_log(&self.subject)
+    }
+}
+
+/// Outside the partitions: when verification mails went to an address lately.
+impl Entity for MailLog {
+    const TYPE: &'static str = "mail_log";
+    fn key(&self, _: &Slug) -> Key {
+        Key::mail_log(&self.address_hash)
     }
 }
 

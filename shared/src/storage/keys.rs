@@ -23,6 +23,8 @@
 //! | registration (`registration`)           | `USER#<sub>`          | `REGISTRATION`           | registration              |
 //! | deleted organisation (`deletion`)       | `DELETED#<uuid>`      | `DELETED`                | DELETE (TTL: 400 days)    |
 //! | verification code (`email_code`)        | `EMAILCODE#<sha256>`  | `EMAILCODE`              | create, PATCH (TTL: 24 h) |
+//! | creation log (`creation_log`)           | `USER#<sub>`          | `CREATIONS`              | create, registration      |
+//! | mail log (`mail_log`)                   | `MAILTO#<sha256>`     | `MAILS`                  | verification mails (TTL)  |
 //!
 //! The profile also carries `gsi1pk` = `VATDUE#<shard>` and `gsi1sk` = the time its VAT number is
 //! next due for a VIES check (RFC 3339, UTC, seconds), while it has a VAT number: the sparse
@@ -145,6 +147,14 @@ impl Key {
 
     pub fn email_code(code_hash: &str) -> Self {
         Self::new(format!("EMAILCODE#{code_hash}"), "EMAILCODE")
+    }
+
+    pub fn creation_log(subject: &Subject) -> Self {
+        Self::new(format!("USER#{subject}"), "CREATIONS")
+    }
+
+    pub fn mail_log(address_hash: &str) -> Self {
+        Self::new(format!("MAILTO#{address_hash}"), "MAILS")
     }
 }
 

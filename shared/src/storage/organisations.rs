@@ -14,8 +14,8 @@ use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::quotas::QuotaOverrides;
-use crate::domain::records::{EmailCode, EmailLookup, IdentityLookup};
-use crate::domain::{Caller, Slug};
+use crate::domain::records::{CreationLog, EmailCode, EmailLookup, IdentityLookup, MailLog};
+use crate::domain::{Caller, Slug, Subject};
 
 /// What a platform event's decision needs read of its organisation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -155,6 +155,33 @@ impl Store {
             .map(from_item::<IdentityLookup>)
             .transpose()?
             .map(|l| l.slug))
+    }
+
+    /// The caller's creation log; a fresh one (version 0) when there is none.
+    pub async fn creation_log(&self, subject: &Subject) -> Result<CreationLog, StoreError> {
+        Ok(self
+            .get(Key::creation_log(subject))
+            .await?
+            .map(from_item)
+            .transpose()?
+            .unwrap_or_else(|| CreationLog {
+                subject: subject.clone(),
+                created_at: Vec::new(),
+                version: 0,
+            }))
+    }
+
+    /// The mail log of an address (by hash); a fresh one (version 0) when there is none.
+    pub async fn mail_log(&self, address_hash: &str) -> Result<MailLog, StoreError> {
+        Ok(self
+            .get(Key::mail_log(address_hash))
+            .await?
+            .map(from_item)
+            .transpose()?
+            .unwrap_or_else(|| MailLog {
+                address_hash: address_hash.to_owned(),
+                ..MailLog::default()
+            }))
     }
 
     pub async fn email_code(&self, code_hash: &str) -> Result<Option<EmailCode>, StoreError> {

@@ -211,6 +211,7 @@ impl Store {
                 meanings.push(IfNot::Retry);
                 None
             }
+            Profile::Untouched => None,
             Profile::Exists => {
                 items.push(self.check(Key::profile(slug).into_item(), Condition::present())?);
                 meanings.push(IfNot::Retry);
@@ -384,6 +385,8 @@ fn record_item(record: &Record, slug: &Slug) -> Result<super::Item, StoreError> 
         Record::Deletion(deletion) => to_item(deletion, slug),
         Record::EmailCode(code) => to_item(code, slug),
         Record::PurgeMarker => to_item(&PurgeMarker {}, slug),
+        Record::CreationLog(log) => to_item(log, slug),
+        Record::MailLog(log) => to_item(log, slug),
     }
 }
 
@@ -395,5 +398,106 @@ fn record_key(key: &RecordKey, slug: &Slug) -> Key {
         RecordKey::OrganisationIdentity(identity) => Key::organisation_identity(*identity),
         RecordKey::EmailCode(hash) => Key::email_code(hash),
         RecordKey::Ledger => Key::ledger(slug),
+    }
+}
+
+/// The operator plane's read and write (`/admin/v1/orgs/{organisationIdentity}`): like
+/// [`Store::apply`], but the caller is authorised by the operator scope, not by a membership.
+mod operators {
+    use uuid::Uuid;
+
+    use super::super::entities::{entity_type, from_item, ActivityEntry, Entity, ResourceEntry};
+    use super::super::keys::Key;
+    use super::super::{Store, StoreError};
+    use crate::domain::access;
+    use crate::domain::activity::ActivityEvent;
+    use crate::domain::change::Decision;
+    use crate::domain::ledger::ResourceLedger;
+    use crate::domain::operator::{Creator, OperatorView};
+    use crate::domain::organisation::Organisation;
+    use crate::domain::platform::{Resource, ResourceRecord};
+    use crate::domain::{Caller, Rejection, Slug};
+
+    impl Store {
+        /// A change by a platform operator to the organisation `identity` names: 403 unless the
+        /// caller's token grants the operator scope (no membership is read, none is needed,
+        /// and none suffices), 404 when the identity names no organisation; then read
+        /// ([`OperatorView`]), decide and write in [`Store::decide_and_write`]'s loop.
+        pub async fn apply_as_operator<T, E>(
+            &self,
+            identity: Uuid,
+            caller: &Caller,
+            mut decide: impl FnMut(&OperatorView) -> Result<Decision<T>, E>,
+        ) -> Result<T, E>
+        where
+            E: From<StoreError> + From<Rejection>,
+        {
+            access::operate(caller)?;
+            let slug = self
+                .slug_by_identity(identity)
+                .await?
+                .ok_or_else(|| access::no_organisation_with_identity(identity))?;
+            self.decide_and_write(
+                |_| async {
+                    match self.operator_view(&slug, identity).await? {
+                        Some(view) => Ok(Some(view)),
+                        None => Err(E::from(access::no_organisation_with_identity(identity))),
+                    }
+                },
+                |view: OperatorView| decide(&view),
+            )
+            .await
+        }
+
+        /// What a platform operator sees of the organisation `identity` names, authorised as
+        /// [`Store::apply_as_operator`] authorises.
+        pub async fn read_as_operator<E>(
+            &self,
+            identity: Uuid,
+            caller: &Caller,
+        ) -> Result<OperatorView, E>
+        where
+            E: From<StoreError> + From<Rejection>,
+        {
+            self.apply_as_operator(identity, caller, |view| Ok(Decision::nothing(view.clone())))
+                .await
+        }
+
+        /// One BatchGet: the profile, the ledger, the `QUOTAS` record and the first activity
+        /// event (who created the organisation). `None` when there is no profile, or when it is
+        /// another organisation's (the one `identity` named was deleted and its slug reused).
+        async fn operator_view(
+            &self,
+            slug: &Slug,
+            identity: Uuid,
+        ) -> Result<Option<OperatorView>, StoreError> {
+            let wanted = vec![
+                Key::profile(slug),
+                Key::ledger(slug),
+                Key::resource(slug, &Resource::Quotas),
+                Key::activity(slug, 1),
+            ];
+            let mut organisation: Option<Organisation> = None;
+            let mut ledger = ResourceLedger::default();
+            let mut quotas: Option<ResourceRecord> = None;
+            let mut first_event: Option<ActivityEvent> = None;
+            for item in self.get_all(wanted).await? {
+                match entity_type(&item) {
+                    Some(Organisation::TYPE) => organisation = Some(from_item(item)?),
+                    Some(ResourceLedger::TYPE) => ledger = from_item(item)?,
+                    Some(ResourceEntry::TYPE) => quotas = Some(from_item(item)?),
+                    Some(ActivityEntry::TYPE) => first_event = Some(from_item(item)?),
+                    _ => {}
+                }
+            }
+            Ok(organisation
+                .filter(|organisation| organisation.identity == identity)
+                .map(|organisation| OperatorView {
+                    organisation,
+                    ledger,
+                    quotas,
+                    created_by: first_event.as_ref().and_then(Creator::of_first_event),
+                }))
+        }
     }
 }
