@@ -12,15 +12,18 @@ enum Caller {
     Viewer,
     NonMember,
     NoToken,
+    /// A platform operator (the token's `organisations/operator` scope), not a member.
+    Operator,
 }
 
-const CALLERS: [Caller; 6] = [
+const CALLERS: [Caller; 7] = [
     Caller::Admin,
     Caller::Developer,
     Caller::BillingAdmin,
     Caller::Viewer,
     Caller::NonMember,
     Caller::NoToken,
+    Caller::Operator,
 ];
 
 /// An organisation with one member of each role.
@@ -82,6 +85,7 @@ async fn fixture(env: &TestEnv) -> Fixture {
         users.push((caller, user));
     }
     users.push((Caller::NonMember, TestUser::new("stranger")));
+    users.push((Caller::Operator, TestUser::operator("operator")));
     Fixture {
         slug,
         identity: created.body["identity"].as_str().unwrap().to_owned(),
@@ -92,8 +96,9 @@ async fn fixture(env: &TestEnv) -> Fixture {
 
 type Build = fn(&Fixture) -> ApiRequest;
 
-fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
-    // Order of the statuses: admin, developer, billing-admin, viewer, non-member, no token.
+fn expectations() -> Vec<(&'static str, Build, [u16; 7])> {
+    // Order of the statuses: admin, developer, billing-admin, viewer, non-member, no token,
+    // platform operator (who is no member: membership routes are 403 for them).
     vec![
         (
             "POST /registration",
@@ -103,7 +108,7 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                     "contactEmail": "a@example.com", "acceptedAgreements": agreements()
                 }))
             },
-            [200, 200, 200, 200, 200, 401],
+            [200, 200, 200, 200, 200, 401, 200],
         ),
         (
             "POST /organisations",
@@ -113,12 +118,12 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                     "contactEmail": "a@example.com", "acceptedAgreements": agreements()
                 }))
             },
-            [200, 200, 200, 200, 200, 401],
+            [200, 200, 200, 200, 200, 401, 200],
         ),
         (
             "GET /organisations/{slug}",
             |f| ApiRequest::get(&format!("/api/v1/organisations/{}", f.slug)),
-            [200, 200, 200, 200, 403, 401],
+            [200, 200, 200, 200, 403, 401, 403],
         ),
         (
             "PATCH /organisations/{slug}",
@@ -126,12 +131,12 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                 ApiRequest::patch(&format!("/api/v1/organisations/{}", f.slug))
                     .json(json!({"organisationName": "Renamed Org"}))
             },
-            [200, 403, 403, 403, 403, 401],
+            [200, 403, 403, 403, 403, 401, 403],
         ),
         (
             "DELETE /organisations/{identity}",
             |f| ApiRequest::delete(&format!("/api/v1/organisations/{}", f.identity)),
-            [204, 403, 403, 403, 403, 401],
+            [204, 403, 403, 403, 403, 401, 403],
         ),
         (
             "GET /organisations/{slug}/validation-status",
@@ -141,7 +146,7 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                     f.slug
                 ))
             },
-            [200, 200, 200, 200, 403, 401],
+            [200, 200, 200, 200, 403, 401, 403],
         ),
         (
             "GET /organisations/{slug}/validation-status/vat",
@@ -151,7 +156,7 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                     f.slug
                 ))
             },
-            [200, 200, 200, 200, 403, 401],
+            [200, 200, 200, 200, 403, 401, 403],
         ),
         // The fixture has no VAT number: an admin gets past authorisation to the rule (400).
         (
@@ -163,7 +168,7 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                 ))
                 .json(json!({"vatLegalEntityName": "Acme"}))
             },
-            [400, 403, 403, 403, 403, 401],
+            [400, 403, 403, 403, 403, 401, 403],
         ),
         // No token needed: the code is the credential, and an unknown one is 404 for anyone.
         (
@@ -174,17 +179,17 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                     "C".repeat(43)
                 ))
             },
-            [404, 404, 404, 404, 404, 404],
+            [404, 404, 404, 404, 404, 404, 404],
         ),
         (
             "GET /organisations/{slug}/me",
             |f| ApiRequest::get(&format!("/api/v1/organisations/{}/me", f.slug)),
-            [200, 200, 200, 200, 403, 401],
+            [200, 200, 200, 200, 403, 401, 403],
         ),
         (
             "GET /organisations/{slug}/members",
             |f| ApiRequest::get(&format!("/api/v1/organisations/{}/members", f.slug)),
-            [200, 200, 200, 200, 403, 401],
+            [200, 200, 200, 200, 403, 401, 403],
         ),
         (
             "POST /organisations/{slug}/members",
@@ -192,7 +197,7 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                 ApiRequest::post(&format!("/api/v1/organisations/{}/members", f.slug))
                     .json(json!({"email": "new@example.com", "role": "viewer"}))
             },
-            [200, 403, 403, 403, 403, 401],
+            [200, 403, 403, 403, 403, 401, 403],
         ),
         (
             "DELETE /organisations/{slug}/members/{identity}",
@@ -202,7 +207,7 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                     f.slug, f.viewer_identity
                 ))
             },
-            [204, 403, 403, 403, 403, 401],
+            [204, 403, 403, 403, 403, 401, 403],
         ),
         (
             "GET /compute-information/organisation/{slug}",
@@ -212,12 +217,26 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 6])> {
                     f.slug
                 ))
             },
-            [200, 200, 200, 200, 403, 401],
+            [200, 200, 200, 200, 403, 401, 403],
         ),
         (
             "GET /organisations/{slug}/quotas",
             |f| ApiRequest::get(&format!("/api/v1/organisations/{}/quotas", f.slug)),
-            [200, 200, 200, 200, 403, 401],
+            [200, 200, 200, 200, 403, 401, 403],
+        ),
+        // The operator plane: the operator scope or nothing, whatever the caller's memberships.
+        (
+            "GET /admin/v1/orgs/{identity}",
+            |f| ApiRequest::get(&format!("/admin/v1/orgs/{}", f.identity)),
+            [403, 403, 403, 403, 403, 401, 200],
+        ),
+        (
+            "PATCH /admin/v1/orgs/{identity}",
+            |f| {
+                ApiRequest::patch(&format!("/admin/v1/orgs/{}", f.identity))
+                    .json(json!({"organisationType": "ENTERPRISE"}))
+            },
+            [403, 403, 403, 403, 403, 401, 200],
         ),
     ]
 }

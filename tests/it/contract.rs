@@ -163,6 +163,51 @@ fn only_unauthenticated_routes_skip_the_authorizer() {
     );
 }
 
+/// Routes whose group needs a scope (the operator plane) require it at the JWT authorizer in
+/// template.yaml (`AuthorizationScopes`), and no other route requires any scope.
+#[test]
+fn scoped_routes_require_their_scope_at_the_authorizer() {
+    let template = template();
+    let mut scoped = BTreeSet::new();
+    for (_, resource) in resources(&template) {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events.values().filter(|e| e["Type"] == "HttpApi") {
+            let properties = &event["Properties"];
+            let auth = &properties["Auth"];
+            let Some(scopes) = auth["AuthorizationScopes"].as_sequence() else {
+                continue;
+            };
+            assert_eq!(
+                auth["Authorizer"], "PlatformJwt",
+                "{:?}: scopes of the JWT authorizer",
+                properties["Path"]
+            );
+            for scope in scopes {
+                scoped.insert((
+                    properties["Method"].as_str().unwrap().to_owned(),
+                    properties["Path"].as_str().unwrap().to_owned(),
+                    scope.as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String, String)> = ROUTES
+        .iter()
+        .filter_map(|r| {
+            r.group
+                .required_scope()
+                .map(|scope| (r.method.to_owned(), r.path.to_owned(), scope.to_owned()))
+        })
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the operator plane's routes need a scope"
+    );
+    assert_eq!(scoped, expected);
+}
+
 /// A path with its parameters' names dropped: `/a/{x}/b` -> `/a/{}/b`.
 fn anonymous(path: &str) -> String {
     path.split('/')

@@ -39,6 +39,10 @@ const REPLAY: &[(&str, u16)] = &[
     ("verify-email", 200),
     ("get-quotas", 200),
     ("get-compute-information", 200),
+    // The caller of these two is olga, a platform operator (her claims carry the scope
+    // organisations/operator) and no member of acme-cloud.
+    ("get-organisation-as-operator", 200),
+    ("update-organisation-as-operator", 200),
     ("register", 200),
     ("create-organisation", 200),
     ("delete-organisation", 204),
@@ -181,4 +185,36 @@ async fn fixtures_replay_through_the_handlers() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The operator fixtures without the operator scope in their claims: 403, as for any caller
+/// without it (alice, an admin of acme-cloud, included).
+#[tokio::test]
+async fn operator_fixtures_need_the_operator_scope() {
+    let env = TestEnv::new().await;
+    seed(&env).await;
+    for name in [
+        "get-organisation-as-operator",
+        "update-organisation-as-operator",
+    ] {
+        let mut event: Value = serde_json::from_str(&fixture(name)).unwrap();
+        let jwt = &mut event["requestContext"]["authorizer"]["jwt"];
+        assert!(jwt["claims"]["scope"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|s| s == shared::domain::OPERATOR_SCOPE));
+        jwt["claims"]["scope"] = Value::from("openid");
+        jwt["scopes"] = serde_json::json!(["openid"]);
+        for (claim, value) in [
+            ("sub", SUBJECT),
+            ("email", "alice@example.com"),
+            ("preferred_username", "alice"),
+        ] {
+            jwt["claims"][claim] = Value::from(value);
+        }
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let reply = dispatch(&env.app, request).await;
+        assert_eq!(reply.status, 403, "{name}: {}", reply.body);
+    }
 }
