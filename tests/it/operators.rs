@@ -131,7 +131,6 @@ async fn get_shows_the_customer_view_and_what_operators_need() {
         "the identity lookup, one BatchGet, the member count"
     );
     let mut body = reply.body;
-    std::fs::write("/tmp/operator-get.json", body.to_string()).unwrap();
     let extra: Vec<(&str, Value)> = [
         "revision",
         "createdBy",

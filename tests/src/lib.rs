@@ -38,6 +38,7 @@ pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
         Group::Activity,
         Group::Validation,
         Group::Resources,
+        Group::Operators,
     ]
     .into_iter()
     .find(|g| Router::for_group(*g).resolve(&request).is_ok());
@@ -47,6 +48,7 @@ pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
         Some(Group::Activity) => activity::handle(app, request).await,
         Some(Group::Validation) => validation::handle(app, request).await,
         Some(Group::Resources) => resources::handle(app, request).await,
+        Some(Group::Operators) => operators::handle(app, request).await,
         None => shared::http::respond(Err(shared::ApiError::NotFound("no route".into()))),
     };
     Reply::from_response(response)
