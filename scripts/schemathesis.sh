@@ -55,6 +55,9 @@ done
 # The post-deploy smoke check (make smoke) passes against this same local API.
 echo "smoke check (scripts/smoke.py) against the local API" >&2
 python3 scripts/smoke.py "$api" "$token" || { tail -n 50 "$work/watch.log" >&2; exit 1; }
+# Pages of 18-27 KB, 400 times: each must arrive (docs/benchmarks.md, "make dev: the emulator's 500").
+large_token=$(cargo run -q -p devtools --bin dev-token -- --email large@example.com --username large --ttl 3600)
+python3 scripts/large-pages.py "$api" "$large_token" || { tail -n 50 "$work/watch.log" >&2; exit 1; }
 
 echo "schemathesis: openapi.yaml against the local API" >&2
 

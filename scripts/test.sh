@@ -18,5 +18,8 @@ export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 cargo test --workspace --locked "$@"
 .cache/venv/bin/python scripts/vat-differential.py   # VAT verdicts vs python-stdnum (docs/verification.md)
 
+# make dev's emulator and the relay scripts/watch.sh puts in front of it (docs/benchmarks.md).
+scripts/runtime-api-check.py
+
 echo "smoke check and schemathesis against the local API" >&2
 scripts/schemathesis.sh
