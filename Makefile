@@ -1,7 +1,7 @@
 # The README's two commands: `make dev` runs the API locally, `make test` runs every test.
 # Every target finds the project's tools (sam, cfn-lint, cargo-lambda) in .cache/venv: no need
 # to activate it.
-.PHONY: dev test bench cold-start lint package deploy invoke smoke
+.PHONY: dev test bench cold-start lint package deploy invoke smoke load docs
 
 export PATH := $(CURDIR)/.cache/venv/bin:$(PATH)
 export SAM_CLI_TELEMETRY ?= 0
@@ -26,6 +26,14 @@ cold-start:
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+# The API reference: openapi.yaml linted with Redocly's recommended rules (fails on an error)
+# and rendered into target/docs/index.html (not committed). Redocly CLI from npm, .cache/redocly.
+REDOCLY := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true .cache/redocly/node_modules/.bin/redocly
+docs:
+	scripts/tools.sh docs
+	$(REDOCLY) lint openapi.yaml
+	$(REDOCLY) build-docs openapi.yaml --output target/docs/index.html
 
 # Deploy artifacts for arm64 (target/lambda/<function>/bootstrap).
 package:
@@ -56,3 +64,10 @@ smoke:
 	@if [ -z "$(URL)" ] || [ -z "$(TOKEN)" ]; then \
 	  echo "usage: make smoke URL=<api base url> TOKEN=<bearer token>" >&2; exit 2; fi
 	python3 scripts/smoke.py "$(URL)" "$(TOKEN)"
+
+# Mixed load with Locust on organisations it creates and deletes (scripts/load.py):
+# make load URL=<api base url> TOKEN=<bearer token> [USERS=10] [DURATION=60s] [ORGS=3]
+load:
+	@if [ -z "$(URL)" ] || [ -z "$(TOKEN)" ]; then \
+	  echo "usage: make load URL=<api base url> TOKEN=<bearer token> [USERS=10] [DURATION=60s]" >&2; exit 2; fi
+	scripts/load.sh "$(URL)" "$(TOKEN)" "$(or $(USERS),10)" "$(or $(DURATION),60s)" "$(or $(ORGS),3)"

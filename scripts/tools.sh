@@ -2,17 +2,31 @@
 # Installs the project's tools into .cache (ignored by git): a Python venv with aws-sam-cli and
 # cfn-lint (`sam validate --lint`), schemathesis (API property tests), cargo-lambda (`cargo lambda
 # watch`, the local API), python-stdnum (the VAT differential test), and with `package` also
-# ziglang (cross-compiling to arm64); and DynamoDB Local. Idempotent.
+# ziglang (cross-compiling to arm64), with `load` Locust (`make load`); and DynamoDB Local.
+# Idempotent.
 #
 #   scripts/tools.sh            everything `make test` and `make dev` need
 #   scripts/tools.sh package    ... and what `make package` needs
+#   scripts/tools.sh load       ... and what `make load` needs
+#   scripts/tools.sh docs       only Redocly CLI (`make docs`), from npm into .cache/redocly
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+
+if [ "${1:-}" = docs ]; then
+  redocly_version=2.77.0
+  redocly="$root/.cache/redocly/node_modules/.bin/redocly"
+  if [ "$(REDOCLY_SUPPRESS_UPDATE_NOTICE=true "$redocly" --version 2>/dev/null)" != "$redocly_version" ]; then
+    echo "installing @redocly/cli@$redocly_version into .cache/redocly" >&2
+    npm install --prefix "$root/.cache/redocly" --no-audit --no-fund --silent "@redocly/cli@$redocly_version"
+  fi
+  exit 0
+fi
 venv="$root/.cache/venv"
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 want=("aws-sam-cli==1.170.0" "cfn-lint" "schemathesis==4.32.5" "cargo-lambda==1.9.2" "python-stdnum==2.2")
 [ "${1:-}" = package ] && want+=("ziglang")
+[ "${1:-}" = load ] && want+=("locust==2.47.0")
 missing=()
 for pkg in "${want[@]}"; do
   name=${pkg%%==*}
