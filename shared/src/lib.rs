@@ -8,7 +8,8 @@
 //! - [`auth`]: who the caller is; [`access`]: authenticate and authorise an organisation request;
 //! - [`mail`], [`vies`]: the outside services; [`app`]: what a function builds at cold start;
 //! - [`api`]: endpoint handlers; [`routes`]: the route table of the whole API;
-//! - [`events`], [`vat_revalidation`]: the functions that are not HTTP.
+//! - [`events`], [`vat_revalidation`]: the functions that are not HTTP;
+//! - [`publisher`]: the outbound events, published from the table's stream (docs/events.md).
 
 pub mod access;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod events;
 pub mod http;
 pub mod mail;
 pub mod paging;
+pub mod publisher;
 pub mod routes;
 pub mod storage;
 pub mod vat_revalidation;
@@ -54,6 +56,7 @@ mod layers {
         ),
         ("events", &["domain", "storage"]),
         ("vat_revalidation", &["domain", "storage", "app"]),
+        ("publisher", &["domain", "storage"]),
         (
             "api",
             &[

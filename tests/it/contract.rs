@@ -868,3 +868,85 @@ fn mail_is_sent_as_the_configured_identity() {
     };
     assert!(arn.ends_with(":identity/${MailIdentity}"), "{arn}");
 }
+
+/// Outbound events (docs/events.md): the table's stream is the one `schema` creates, and the
+/// event-publisher's event source mapping passes what the local pump passes
+/// (`devtools::stream::passes_filter`: insertions of the items that publish), reports failed
+/// records, splits failing batches, retries a bounded number of times into an on-failure queue,
+/// and puts on the service's own bus, not the platform's.
+#[test]
+fn the_event_publisher_reads_the_stream_the_table_declares() {
+    let template = template();
+    let table = &resource(&template, "OrganisationsTable")["Properties"];
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"],
+        schema::STREAM_VIEW_TYPE
+    );
+    let function = &resource(&template, "EventPublisherFunction")["Properties"];
+    let variables = &function["Environment"]["Variables"];
+    assert_eq!(variables["EVENT_SOURCE"], shared::publisher::DEFAULT_SOURCE);
+    assert!(is_ref_to(
+        &variables["EVENT_BUS_NAME"],
+        "OrganisationsEventBus"
+    ));
+    let mapping = &function["Events"]["TableStream"];
+    assert_eq!(mapping["Type"], "DynamoDB");
+    let properties = &mapping["Properties"];
+    assert_eq!(
+        properties["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
+    assert_eq!(properties["BisectBatchOnFunctionError"], true);
+    let retries = properties["MaximumRetryAttempts"]
+        .as_u64()
+        .expect("bounded retries");
+    assert!((1..=100).contains(&retries));
+    assert_eq!(properties["DestinationConfig"]["OnFailure"]["Type"], "SQS");
+    assert_eq!(
+        properties["BatchSize"].as_u64(),
+        Some(devtools::stream::BATCH_SIZE as u64)
+    );
+    let filters = properties["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("filters");
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value =
+        serde_json::from_str(filters[0]["Pattern"].as_str().expect("a pattern")).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({
+            "eventName": ["INSERT"],
+            "dynamodb": {"NewImage": {"entity": {"S": shared::storage::entities::PUBLISHED_ENTITIES}}}
+        })
+    );
+    // The same filter, applied by the pump.
+    for (event_name, entity, passes) in [
+        ("INSERT", "activity", true),
+        ("INSERT", "deletion", true),
+        ("MODIFY", "activity", false),
+        ("REMOVE", "deletion", false),
+        ("INSERT", "organisation", false),
+        ("INSERT", "member", false),
+    ] {
+        let record = serde_json::json!({
+            "eventName": event_name,
+            "dynamodb": {"NewImage": {"entity": {"S": entity}}}
+        });
+        assert_eq!(
+            devtools::stream::passes_filter(&record),
+            passes,
+            "{event_name} {entity}"
+        );
+    }
+    // Its own bus: a different resource from the platform's, named after the stack.
+    assert!(resource(&template, "OrganisationsEventBus")["Type"] == "AWS::Events::EventBus");
+    for output in ["OrganisationsEventBusName", "OrganisationsEventBusArn"] {
+        assert!(template["Outputs"][output].is_mapping(), "output {output}");
+    }
+    for alarm in [
+        "EventPublisherFailureAlarm",
+        "EventPublisherIteratorAgeAlarm",
+    ] {
+        assert_eq!(resource(&template, alarm)["Type"], "AWS::CloudWatch::Alarm");
+    }
+}

@@ -4,6 +4,7 @@
 mod activity;
 mod authorisation;
 mod contract;
+mod event_publisher;
 mod fixtures;
 mod members;
 mod operators;

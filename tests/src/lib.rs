@@ -5,6 +5,7 @@ pub mod dynamodb;
 pub mod events;
 pub mod fake_http;
 pub mod faults;
+pub mod outbound;
 pub mod platform;
 pub mod vies;
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::access::Access;
-use super::activity::{ActivityEvent, ActivityType, Actor, ActorType};
+use super::activity::{ActivityEvent, ActivityType, Actor, ActorType, DetailType, Outbound};
 use super::change::{
     member_writes, Change, Decision, Expect, LedgerUpdate, Profile, Record, RecordKey, Refusal,
     Write,
@@ -225,15 +225,14 @@ pub fn create_organisation(
         message.push_str(&format!("; {}", answer.describe()));
     }
     let challenge = EmailChallenge::new(&slug, EmailKind::Contact, &new.contact_email, now);
+    let outbound = created_outbound(&organisation, &actor, registration, now);
     let mut change = Change {
         slug: slug.clone(),
         profile: Profile::Create(organisation.clone()),
-        activity: Some(ActivityEvent::new(
-            ActivityType::OrganisationCreated,
-            actor,
-            message,
-            now,
-        )),
+        activity: Some(
+            ActivityEvent::new(ActivityType::OrganisationCreated, actor, message, now)
+                .with_outbound(outbound),
+        ),
         writes: vec![Write::insert(Record::OrganisationIdentity(
             IdentityLookup {
                 identity: ids.organisation,
@@ -337,7 +336,9 @@ pub fn update_organisation(
         ));
     }
     organisation.revision += 1;
-    let event = ActivityEvent::new(ActivityType::OrganisationUpdated, actor, message, now);
+    let outbound = updated_outbound(&access.organisation, &organisation, &changed, &actor, now);
+    let event = ActivityEvent::new(ActivityType::OrganisationUpdated, actor, message, now)
+        .with_outbound(outbound);
     let change = Change::update(organisation.clone(), read_revision, event).with_all(
         challenges
             .iter()
@@ -385,6 +386,11 @@ pub fn delete_organisation(
         deleted_by: access.caller.subject.to_string(),
         deleted_at: now,
         expires_at: (now + Duration::days(DELETION_RECORD_DAYS)).timestamp(),
+        outbound: Some(Box::new(deleted_outbound(
+            organisation,
+            &Actor::user(&access.caller),
+            now,
+        ))),
     };
     Ok(Change {
         slug: organisation.slug.clone(),
@@ -429,12 +435,15 @@ pub fn add_member(access: &Access, member: &Member, now: DateTime<Utc>) -> Chang
     );
     // An invitation is not an admin until it is claimed: `admin_count` counts joined admins.
     let admin_delta = i64::from(member.role == Role::Admin && member.subject.is_some());
-    Change::update(
-        next_revision(&access.organisation, admin_delta),
-        access.organisation.revision,
-        event,
-    )
-    .with_all(member_writes(member))
+    let next = next_revision(&access.organisation, admin_delta);
+    let event = event.with_outbound(member_outbound(
+        &next,
+        &actor,
+        DetailType::MemberAdded,
+        member,
+        now,
+    ));
+    Change::update(next, access.organisation.revision, event).with_all(member_writes(member))
 }
 
 /// Removes the member read as [`Access::target_member`], never the last admin.
@@ -478,12 +487,15 @@ pub fn remove_member(
         now,
     );
     let admin_delta = -i64::from(joined_admin);
-    let mut change = Change::update(
-        next_revision(&access.organisation, admin_delta),
-        access.organisation.revision,
-        event,
-    )
-    .with(Write::remove(
+    let next = next_revision(&access.organisation, admin_delta);
+    let event = event.with_outbound(member_outbound(
+        &next,
+        &actor,
+        DetailType::MemberRemoved,
+        member,
+        now,
+    ));
+    let mut change = Change::update(next, access.organisation.revision, event).with(Write::remove(
         RecordKey::Member(member.identity),
         Expect::Present,
     ));
@@ -527,11 +539,15 @@ pub fn claim_invitation(
         .clone()
         .or_else(|| caller.verified_email().cloned());
     let admin_delta = i64::from(bound.role == Role::Admin);
-    let mut change = Change::update(
-        next_revision(organisation, admin_delta),
-        organisation.revision,
-        event,
-    );
+    let next = next_revision(organisation, admin_delta);
+    let event = event.with_outbound(member_outbound(
+        &next,
+        &actor,
+        DetailType::MemberJoined,
+        &bound,
+        now,
+    ));
+    let mut change = Change::update(next, organisation.revision, event);
     if let Some(email) = email {
         change = change.with(Write::put(
             Record::MemberByEmail(super::records::EmailLookup {
@@ -658,6 +674,10 @@ pub fn verify_email(
         username: None,
         email: Some(code.email.as_str().to_owned()),
     };
+    let outbound = Outbound::new(&organisation, &actor, now).event(
+        DetailType::EmailVerified,
+        serde_json::json!({"emailKind": code.kind, "email": code.email}),
+    );
     let event = ActivityEvent::new(
         ActivityType::EmailVerified,
         actor,
@@ -667,7 +687,8 @@ pub fn verify_email(
             code.kind.describe()
         ),
         now,
-    );
+    )
+    .with_outbound(outbound);
     Ok(Change::update(organisation, read_revision, event).with(
         Write::remove(
             RecordKey::EmailCode(code.code_hash.clone()),
@@ -706,6 +727,10 @@ pub fn record_vies_answer(
             ),
             now,
         )
+        .with_outbound(
+            Outbound::new(&next, &Actor::system(), now)
+                .vat_status_change(Some(organisation), &next),
+        )
     });
     Some(Decision::write(
         Change {
@@ -720,6 +745,113 @@ pub fn record_vies_answer(
         },
         changed,
     ))
+}
+
+// --- outbound events (docs/events.md) ------------------------------------------------------
+
+/// `OrganisationCreated` (and `VatStatusChanged` when the new organisation has a VAT number).
+fn created_outbound(
+    organisation: &Organisation,
+    actor: &Actor,
+    registration: bool,
+    now: DateTime<Utc>,
+) -> Outbound {
+    let o = organisation;
+    Outbound::new(o, actor, now)
+        .event(
+            DetailType::OrganisationCreated,
+            serde_json::json!({
+                "organisationName": o.name,
+                "organisationType": o.organisation_type,
+                "contactEmail": o.contact_email,
+                "billingEmail": o.billing_email,
+                "companyName": o.company_name,
+                "companyAddress": o.company_address,
+                "vatNumber": o.vat_code,
+                "restrictedToAvailableCloudProviders": o.restricted_to_available_cloud_providers,
+                "registration": registration,
+            }),
+        )
+        .vat_status_change(None, o)
+}
+
+/// The value of a changed field, as `OrganisationUpdated.changes` carries it.
+fn field_value(organisation: &Organisation, field: OrganisationField) -> serde_json::Value {
+    use serde_json::json;
+    match field {
+        OrganisationField::Name => json!(organisation.name),
+        OrganisationField::Type => json!(organisation.organisation_type),
+        OrganisationField::ContactEmail => json!(organisation.contact_email),
+        OrganisationField::BillingEmail => json!(organisation.billing_email),
+        OrganisationField::VatNumber => json!(organisation.vat_code),
+    }
+}
+
+/// `OrganisationUpdated` with the changed fields and their new values; then
+/// `OrganisationTypeChanged` when the type changed, `VatStatusChanged` when the VAT status did.
+fn updated_outbound(
+    before: &Organisation,
+    after: &Organisation,
+    changed: &[OrganisationField],
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Outbound {
+    let mut changes: serde_json::Map<String, serde_json::Value> = changed
+        .iter()
+        .map(|field| (field.wire_name().to_owned(), field_value(after, *field)))
+        .collect();
+    let restricted = after.restricted_to_available_cloud_providers;
+    if restricted != before.restricted_to_available_cloud_providers {
+        changes.insert(
+            "restrictedToAvailableCloudProviders".to_owned(),
+            restricted.into(),
+        );
+    }
+    let mut outbound = Outbound::new(after, actor, now).event(
+        DetailType::OrganisationUpdated,
+        serde_json::json!({
+            "changedFields": changes.keys().collect::<Vec<_>>(),
+            "changes": changes,
+        }),
+    );
+    if before.organisation_type != after.organisation_type {
+        outbound = outbound.event(
+            DetailType::OrganisationTypeChanged,
+            serde_json::json!({
+                "organisationType": after.organisation_type,
+                "previousOrganisationType": before.organisation_type,
+            }),
+        );
+    }
+    outbound.vat_status_change(Some(before), after)
+}
+
+/// `OrganisationDeleted`: the deletion takes the revision after the last one read.
+fn deleted_outbound(organisation: &Organisation, actor: &Actor, now: DateTime<Utc>) -> Outbound {
+    let mut outbound = Outbound::new(organisation, actor, now).event(
+        DetailType::OrganisationDeleted,
+        serde_json::json!({"organisationName": organisation.name}),
+    );
+    outbound.revision = organisation.revision + 1;
+    outbound
+}
+
+/// `MemberAdded`, `MemberJoined` or `MemberRemoved` of `member`, without its e-mail address.
+fn member_outbound(
+    next: &Organisation,
+    actor: &Actor,
+    detail_type: DetailType,
+    member: &Member,
+    now: DateTime<Utc>,
+) -> Outbound {
+    Outbound::new(next, actor, now).event(
+        detail_type,
+        serde_json::json!({
+            "memberIdentity": member.identity,
+            "role": member.role.as_str(),
+            "kubernetesRole": member.kubernetes_role.as_str(),
+        }),
+    )
 }
 
 // --- platform events -----------------------------------------------------------------------

@@ -42,6 +42,10 @@ pub struct DeletionRecord {
     pub deleted_by: String,
     pub deleted_at: DateTime<Utc>,
     pub expires_at: i64,
+    /// `OrganisationDeleted`, published from this record's insertion (docs/events.md): the
+    /// deletion writes no activity event, and its sweep's removals publish nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<Box<super::activity::Outbound>>,
 }
 
 /// What a verification code verifies. Stored under the code's hash, never the code.

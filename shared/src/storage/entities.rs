@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::keys::{self, Key};
 use super::{AttributeValue, Item, StoreError};
-use crate::domain::activity::ActivityEvent;
+use crate::domain::activity::{ActivityEvent, Outbound};
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
@@ -131,13 +131,34 @@ impl Entity for EmailLookup {
     }
 }
 
-/// Activity event number `seq` (the revision the change took).
-#[derive(Debug, Serialize)]
+/// Activity event number `seq` (the revision the change took). Stored with the event's fields,
+/// its `revision` (= `seq`) and, when the change publishes events, its `outbound` part
+/// (docs/events.md): the `event-publisher` function reads both from the table's stream.
+#[derive(Debug)]
 pub struct ActivityEntry<'a> {
-    #[serde(skip)]
     pub seq: u64,
-    #[serde(flatten)]
     pub event: &'a ActivityEvent,
+}
+
+impl Serialize for ActivityEntry<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The stored shape: what the activity API serves (`ActivityEvent` skips `outbound`),
+        /// plus the attributes the stream publishes from.
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            #[serde(flatten)]
+            event: &'a ActivityEvent,
+            revision: u64,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            outbound: Option<&'a Outbound>,
+        }
+        Stored {
+            event: self.event,
+            revision: self.seq,
+            outbound: self.event.outbound.as_ref(),
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Entity for ActivityEntry<'_> {
@@ -145,6 +166,29 @@ impl Entity for ActivityEntry<'_> {
     fn key(&self, organisation: &Slug) -> Key {
         Key::activity(organisation, self.seq)
     }
+}
+
+/// The attribute of an [`ActivityEntry`] or a [`DeletionRecord`] that holds what its change
+/// publishes (docs/events.md).
+pub const OUTBOUND: &str = "outbound";
+
+/// The item types whose insertion publishes their [`OUTBOUND`] part: the activity event every
+/// change writes, and the deletion record (a deletion has no activity event).
+pub const PUBLISHED_ENTITIES: [&str; 2] = [ActivityEntry::TYPE, DeletionRecord::TYPE];
+
+/// What an inserted item publishes: `Ok(None)` for items of other types and for activity events
+/// of changes that publish nothing (platform facts, legal entity confirmations). `image` is the
+/// item as a stream record carries it.
+pub fn published(image: serde_dynamo::Item) -> Result<Option<Outbound>, serde_dynamo::Error> {
+    #[derive(serde::Deserialize)]
+    struct Published {
+        entity: Option<String>,
+        outbound: Option<Outbound>,
+    }
+    let item: Published = serde_dynamo::from_item(image)?;
+    Ok(item
+        .outbound
+        .filter(|_| PUBLISHED_ENTITIES.contains(&item.entity.as_deref().unwrap_or_default())))
 }
 
 /// What the platform's events add up to.
@@ -286,6 +330,58 @@ mod tests {
             serde_json::to_value(crate::domain::organisation::tests_support::organisation())
                 .unwrap();
         assert!(revision.get(fields::REVISION).is_some());
+    }
+
+    #[test]
+    fn activity_entries_store_what_they_publish_and_the_api_never_serves_it() {
+        use crate::domain::activity::{ActivityType, Actor, DetailType};
+        let organisation = crate::domain::organisation::tests_support::organisation();
+        let now = chrono::Utc::now();
+        let outbound = Outbound::new(&organisation, &Actor::system(), now)
+            .event(DetailType::OrganisationUpdated, serde_json::json!({"a": 1}));
+        let event = ActivityEvent::new(
+            ActivityType::OrganisationUpdated,
+            Actor::system(),
+            "m".into(),
+            now,
+        )
+        .with_outbound(outbound.clone());
+        // What the activity API serialises: unchanged.
+        let served = serde_json::to_value(&event).unwrap();
+        let mut names: Vec<&String> = served.as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["actor", "createdAt", "message", "type"]);
+        // What is stored: the revision and the outbound part too, read back whole.
+        let slug = &organisation.slug;
+        let item = to_item(
+            &ActivityEntry {
+                seq: 7,
+                event: &event,
+            },
+            slug,
+        )
+        .unwrap();
+        assert_eq!(item["revision"], AttributeValue::N("7".into()));
+        assert!(item.contains_key(OUTBOUND));
+        let back: ActivityEvent = from_item(item.clone()).unwrap();
+        assert_eq!(back, event);
+        let image: serde_dynamo::Item = serde_dynamo::Item::from(item);
+        assert_eq!(published(image).unwrap(), Some(outbound));
+        // An event that publishes nothing stores no outbound part.
+        let quiet = ActivityEvent {
+            outbound: None,
+            ..event
+        };
+        let item = to_item(
+            &ActivityEntry {
+                seq: 8,
+                event: &quiet,
+            },
+            slug,
+        )
+        .unwrap();
+        assert!(!item.contains_key(OUTBOUND));
+        assert_eq!(published(serde_dynamo::Item::from(item)).unwrap(), None);
     }
 
     #[test]

@@ -6,7 +6,8 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -35,6 +36,19 @@ pub const INDEXES: &[Index] = &[GSI1];
 /// Epoch seconds after which DynamoDB may delete an item. TTL deletion is lazy: readers check it.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
+/// The table's stream: new images, which the `event-publisher` function publishes from
+/// (docs/events.md). Items are published from their insertion, so the old image is not needed.
+pub const STREAM_VIEW_TYPE: &str = "NEW_IMAGE";
+
+/// The stream as created here and declared in `template.yaml`.
+pub fn stream_specification() -> StreamSpecification {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::from(STREAM_VIEW_TYPE))
+        .build()
+        .expect("stream enabled is set")
+}
+
 fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder()
         .attribute_name(name)
@@ -51,7 +65,8 @@ fn string_attribute(name: &str) -> AttributeDefinition {
         .expect("attribute name and type are set")
 }
 
-/// Creates the table (on-demand) with its indexes and TTL, as `template.yaml` declares it.
+/// Creates the table (on-demand) with its indexes, TTL and stream, as `template.yaml` declares
+/// it.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dynamodb::Error> {
     let mut request = client
         .create_table()
@@ -60,7 +75,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), aws_sdk_dy
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .attribute_definitions(string_attribute(PK))
-        .attribute_definitions(string_attribute(SK));
+        .attribute_definitions(string_attribute(SK))
+        .stream_specification(stream_specification());
     for index in INDEXES {
         request = request
             .attribute_definitions(string_attribute(index.partition_key))

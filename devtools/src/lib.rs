@@ -1,0 +1,6 @@
+//! What the developer tools share with the tests: reading a table's DynamoDB stream (DynamoDB
+//! Local supports DescribeStream, GetShardIterator and GetRecords) and handing its records to
+//! the event publisher in the shape the Lambda event source mapping delivers them
+//! (docs/events.md, "Locally").
+
+pub mod stream;
