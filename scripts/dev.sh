@@ -29,5 +29,13 @@ if ! (exec 3<>"/dev/tcp/127.0.0.1/$DYNAMODB_PORT") 2>/dev/null; then
 fi
 cargo run -q -p devtools --bin create-table
 
+# Outbound events (docs/events.md): the stream pump hands the table's stream to the event
+# publisher, which writes each event to $EVENTS_OUTBOX_DIR as <eventId>.json; it stops with
+# this script.
+export EVENTS_OUTBOX_DIR=${EVENTS_OUTBOX_DIR:-$root/.local/events}
+cargo build -q -p devtools --bin stream-pump
+"$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/stream-pump" \
+  --parent $$ &
+
 echo "API on http://127.0.0.1:$PORT (token: LOCAL_JWT_SECRET=$LOCAL_JWT_SECRET cargo run -q -p devtools --bin dev-token)" >&2
 scripts/watch.sh

@@ -52,8 +52,8 @@ def note_write(slug, kind):
 
 
 def totals(session, base, slug):
-    activity = session.get(f"{base}{PREFIX}/{slug}/activity?size=1", headers=HEADERS, timeout=60)
-    members = session.get(f"{base}{PREFIX}/{slug}/members?size=1", headers=HEADERS, timeout=60)
+    activity = session.get(f"{base}{PREFIX}/{slug}/activity?size=1", headers=HEADERS, timeout=900)
+    members = session.get(f"{base}{PREFIX}/{slug}/members?size=1", headers=HEADERS, timeout=900)
     activity.raise_for_status()
     members.raise_for_status()
     return activity.json()["totalElements"], members.json()["totalElements"]
@@ -80,7 +80,7 @@ def create_organisations(environment, **_):
             "acceptedAgreements": [{"agreementSlug": "terms-of-service"},
                                    {"agreementSlug": "privacy-policy"}],
         }
-        answer = session.post(base + PREFIX, json=body, headers=HEADERS, timeout=60)
+        answer = session.post(base + PREFIX, json=body, headers=HEADERS, timeout=900)
         if answer.status_code != 200:
             setup_failed.append(f"POST {PREFIX} -> {answer.status_code} {answer.text[:300]}")
             break
@@ -208,7 +208,7 @@ def delete_organisations(base):
     session = requests.Session()
     for organisation in organisations:
         answer = session.delete(f"{base}{PREFIX}/{organisation['identity']}", headers=HEADERS,
-                                timeout=60)
+                                timeout=900)
         if answer.status_code != 204:
             print(f"load: DELETE {organisation['slug']} -> {answer.status_code} {answer.text[:200]}")
     print(f"load: deleted {len(organisations)} organisations")

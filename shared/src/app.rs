@@ -152,17 +152,36 @@ fn refuse_local_verifier_in_lambda(
     Ok(())
 }
 
-/// Structured JSON logs (CloudWatch-friendly), level from `RUST_LOG` (default `info`).
+/// Structured JSON logs (CloudWatch-friendly). The level comes from Lambda's advanced logging
+/// controls (`AWS_LAMBDA_LOG_LEVEL`, set by the template's `LoggingConfig.ApplicationLogLevel`:
+/// TRACE, DEBUG, INFO, WARN, ERROR, FATAL), falling back to `RUST_LOG` locally, then `info`.
 pub fn init_tracing() {
+    let filter = log_filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
+            tracing_subscriber::EnvFilter::try_new(filter)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_current_span(false)
+        .with_current_span(true)
+        .with_span_list(false)
         .with_target(false)
         .try_init();
+}
+
+/// The filter directive from Lambda's level (which wins) or `RUST_LOG`.
+fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> String {
+    match lambda_level.map(str::to_ascii_lowercase).as_deref() {
+        Some("fatal") => "error".to_owned(),
+        Some(level @ ("trace" | "debug" | "info" | "warn" | "error")) => level.to_owned(),
+        _ => rust_log
+            .filter(|s| !s.is_empty())
+            .unwrap_or("info")
+            .to_owned(),
+    }
 }
 
 /// The whole `main` of an HTTP function: logs, the [`App`] from the environment, and the Lambda
@@ -176,15 +195,57 @@ where
     // Built once per execution environment and used until it ends: leaking it hands every
     // request a plain shared reference, with no Arc traffic on the request path.
     let app: &'static App = Box::leak(Box::new(App::from_env().await?));
-    lambda_http::run(lambda_http::service_fn(move |request| {
-        let response = handle(app, request);
-        async move { Ok::<_, std::convert::Infallible>(response.await) }
-    }))
+    lambda_http::run(lambda_http::service_fn(
+        move |request: lambda_http::Request| {
+            let span = request_span(&request);
+            let response = tracing::Instrument::instrument(handle(app, request), span);
+            async move { Ok::<_, std::convert::Infallible>(response.await) }
+        },
+    ))
     .await
+}
+
+/// Whether this execution environment has served an invocation yet.
+static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The span of one invocation: every log line of it carries the Lambda request id, API
+/// Gateway's request id (also the `x-request-id` of the response), the route, the X-Ray trace
+/// id, whether this was a cold start, and once known the organisation's slug and the caller's
+/// `sub` (recorded by `routes::PathParams::slug` and `auth::authenticate`).
+pub fn request_span(request: &lambda_http::Request) -> tracing::Span {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let cold_start = !WARM.swap(true, std::sync::atomic::Ordering::Relaxed);
+    let lambda = request.lambda_context_ref();
+    let route = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.route_key.clone(),
+        _ => None,
+    };
+    tracing::info_span!(
+        "request",
+        lambda_request_id = lambda.map_or("", |c| c.request_id.as_str()),
+        request_id = %crate::http::request_id(request),
+        route = route.as_deref().unwrap_or(""),
+        trace_id = lambda.and_then(|c| c.xray_trace_id.as_deref()).unwrap_or(""),
+        cold_start,
+        slug = tracing::field::Empty,
+        sub = tracing::field::Empty,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_lambda_log_level_wins_over_rust_log() {
+        assert_eq!(super::log_filter(Some("DEBUG"), Some("warn")), "debug");
+        assert_eq!(super::log_filter(Some("FATAL"), None), "error");
+        assert_eq!(
+            super::log_filter(None, Some("warn,shared=debug")),
+            "warn,shared=debug"
+        );
+        assert_eq!(super::log_filter(Some("nonsense"), None), "info");
+    }
+
     use super::*;
 
     fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {

@@ -128,10 +128,18 @@ impl LocalJwtVerifier {
 }
 
 /// Resolves the caller of `request`: authorizer claims first, then the local verifier.
+/// Resolves the caller of `request` (see [`caller_of`]) and records their `sub` in the
+/// invocation's log span.
 pub fn authenticate(
     request: &Request,
     local: Option<&LocalJwtVerifier>,
 ) -> Result<Caller, ApiError> {
+    let caller = caller_of(request, local)?;
+    tracing::Span::current().record("sub", caller.subject.as_str());
+    Ok(caller)
+}
+
+fn caller_of(request: &Request, local: Option<&LocalJwtVerifier>) -> Result<Caller, ApiError> {
     let authorizer_claims = request
         .request_context_ref()
         .and_then(|ctx| ctx.authorizer())

@@ -33,6 +33,12 @@ pub enum ApiError {
         message: String,
         retry_after_seconds: u64,
     },
+    /// `If-Match` named a version that is not current (412).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// An `Idempotency-Key` was used before with other parameters (422).
+    #[error("{0}")]
+    Unprocessable(String),
     /// A change was refused by what is stored, and the handler did not say more (409).
     #[error("The request conflicts with the current state ({0:?}).")]
     Refused(Refusal),

@@ -1,7 +1,8 @@
 //! Request parsing and response building shared by every HTTP function.
 
 use http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -40,9 +41,94 @@ pub fn no_content() -> Response<Body> {
     response
 }
 
-/// Turns a handler's outcome into the response, errors through [`error_response`].
-pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
-    result.unwrap_or_else(error_response)
+/// A strong entity tag (RFC 9110 §8.8.3) for a resource at a version: quoted, and different
+/// for every version of every resource (so a slug deleted and taken again does not match).
+pub fn entity_tag(identity: impl std::fmt::Display, version: u64) -> String {
+    format!("\"{identity}.{version}\"")
+}
+
+/// Whether a conditional header's value (`*`, or a comma-separated list of tags; `W/` weak
+/// tags compare by their opaque part, as `If-None-Match` does) names `current`.
+fn tag_matches(header: &str, current: &str) -> bool {
+    header.trim() == "*"
+        || header
+            .split(',')
+            .map(|tag| tag.trim().trim_start_matches("W/"))
+            .any(|tag| tag == current)
+}
+
+/// `If-None-Match` holds the current tag: the client's copy is current (304).
+pub fn not_modified(request: &Request, current: &str) -> bool {
+    request
+        .headers()
+        .get(http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|header| tag_matches(header, current))
+}
+
+/// The request's `If-Match`, if it has one (`*` matches any existing resource).
+pub fn if_match(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(http::header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// 412 unless `if_match` (when given) names `current`. Strong comparison: a weak tag never
+/// matches.
+pub fn check_if_match(if_match: Option<&str>, current: &str) -> Result<(), ApiError> {
+    match if_match {
+        Some(header)
+            if header.trim() != "*" && !header.split(',').any(|tag| tag.trim() == current) =>
+        {
+            Err(ApiError::PreconditionFailed(
+                "The resource has changed since the version named in If-Match; read it again."
+                    .to_owned(),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `response` with its `ETag`.
+pub fn with_entity_tag(mut response: Response<Body>, tag: &str) -> Response<Body> {
+    if let Ok(value) = http::HeaderValue::from_str(tag) {
+        response.headers_mut().insert(http::header::ETAG, value);
+    }
+    response
+}
+
+/// 304 Not Modified: no body, the tag.
+pub fn not_modified_response(tag: &str) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    with_entity_tag(response, tag)
+}
+
+/// The header that carries the request id on every response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The request's id: API Gateway's `requestContext.requestId` (in AWS, and in the events
+/// `cargo lambda watch` builds locally); a fresh one when an event has none.
+pub fn request_id(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    }
+    .filter(|id| !id.is_empty())
+    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Turns a handler's outcome into the response, errors through [`error_response`], with the
+/// request's id in the `x-request-id` header (and in error bodies).
+pub fn respond(request: &Request, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    let id = request_id(request);
+    let mut response = result.unwrap_or_else(|error| error_response(error, &id));
+    if let Ok(value) = http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
 }
 
 /// The one mapping of errors to status codes.
@@ -53,21 +139,26 @@ pub fn status_of(error: &ApiError) -> StatusCode {
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         ApiError::Refused(_) => StatusCode::CONFLICT,
+        ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+        ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ErrorBody<'a> {
     message: &'a str,
     details: &'a [String],
+    /// The request's id, as in the `x-request-id` header and the logs.
+    request_id: &'a str,
 }
 
 /// The response for `error`: its status, `{message, details}`, and for 401 the
 /// `WWW-Authenticate` challenge. Internal errors are logged with their cause, answered with a
 /// generic message.
-pub fn error_response(error: ApiError) -> Response<Body> {
+pub fn error_response(error: ApiError, request_id: &str) -> Response<Body> {
     let status = status_of(&error);
     let message = match &error {
         ApiError::Internal(source) => {
@@ -89,6 +180,7 @@ pub fn error_response(error: ApiError) -> Response<Body> {
     let body = serde_json::to_string(&ErrorBody {
         message: &message,
         details,
+        request_id,
     })
     .unwrap_or_else(|_| {
         r#"{"message":"An internal error occurred on the server.","details":[]}"#.to_owned()

@@ -49,7 +49,10 @@ mod layers {
         ("paging", &["domain", "error"]),
         ("routes", &["domain", "error", "http"]),
         ("auth", &["domain", "error"]),
-        ("app", &["domain", "storage", "auth", "mail", "vies"]),
+        (
+            "app",
+            &["domain", "storage", "auth", "mail", "vies", "http"],
+        ),
         (
             "access",
             &["domain", "error", "app", "auth", "routes", "storage"],

@@ -60,6 +60,7 @@ pub enum Endpoint {
     GetValidationStatus,
     GetVatLegalEntity,
     ConfirmVatLegalEntity,
+    ResendVerificationEmail,
     VerifyEmail,
     GetComputeInformation,
     GetQuotas,
@@ -173,6 +174,12 @@ pub const ROUTES: &[Route] = &[
         Endpoint::ConfirmVatLegalEntity,
         Group::Validation,
     ),
+    route(
+        "POST",
+        "/api/v1/organisations/{organisationSlug}/validation-status/email/resend",
+        Endpoint::ResendVerificationEmail,
+        Group::Validation,
+    ),
     // The code in the link is the credential: the person who opens it may have no account.
     Route {
         authenticated: false,
@@ -216,8 +223,11 @@ pub struct PathParams(HashMap<String, String>);
 
 impl PathParams {
     /// The `organisationSlug` parameter, parsed: a malformed slug is a 400.
+    /// The path's organisation slug, also recorded in the invocation's log span.
     pub fn slug(&self) -> Result<crate::domain::Slug, ApiError> {
-        crate::http::field(crate::domain::Slug::parse(self.get("organisationSlug")?))
+        let slug = crate::http::field(crate::domain::Slug::parse(self.get("organisationSlug")?))?;
+        tracing::Span::current().record("slug", slug.as_str());
+        Ok(slug)
     }
 
     pub fn get(&self, name: &str) -> Result<&str, ApiError> {

@@ -170,6 +170,18 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 7])> {
             },
             [400, 403, 403, 403, 403, 401, 403],
         ),
+        // The fixture has no billing address: an admin gets past authorisation to the rule (400).
+        (
+            "POST /organisations/{slug}/validation-status/email/resend",
+            |f| {
+                ApiRequest::post(&format!(
+                    "/api/v1/organisations/{}/validation-status/email/resend",
+                    f.slug
+                ))
+                .json(json!({"emailType": "BILLING"}))
+            },
+            [400, 403, 403, 403, 403, 401, 403],
+        ),
         // No token needed: the code is the credential, and an unknown one is 404 for anyone.
         (
             "GET /validations/verify-email/{code}",

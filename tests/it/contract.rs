@@ -407,9 +407,9 @@ fn function_policies_name_their_actions_and_resources() {
                     "{name}: {action} is not an IAM action"
                 );
                 if action.starts_with("ses:") {
-                    assert_eq!(
-                        name, "OrganisationsFunction",
-                        "only the organisations function mails"
+                    assert!(
+                        MAILING_FUNCTIONS.contains(&name),
+                        "{name}: only {MAILING_FUNCTIONS:?} mail"
                     );
                 }
             }
@@ -845,12 +845,23 @@ fn template_never_configures_the_local_token_verifier() {
     assert!(local.is_empty(), "template.yaml sets {local:?}");
 }
 
-/// Mail is sent as the operator's SES identity (a parameter), by the organisations function only.
+/// The functions that send verification mail: create and PATCH issue codes, the resend route
+/// replaces them.
+const MAILING_FUNCTIONS: [&str; 2] = ["OrganisationsFunction", "ValidationFunction"];
+
+/// Mail is sent as the operator's SES identity (a parameter), by the functions that issue codes
+/// only.
 #[test]
 fn mail_is_sent_as_the_configured_identity() {
     let template = template();
     assert!(parameter(&template, "MailIdentity")["Default"].is_null());
-    let function = &resource(&template, "OrganisationsFunction")["Properties"];
+    for name in MAILING_FUNCTIONS {
+        mails_as_the_configured_identity(&template, name);
+    }
+}
+
+fn mails_as_the_configured_identity(template: &Yaml, name: &str) {
+    let function = &resource(template, name)["Properties"];
     assert!(is_ref_to(
         &function["Environment"]["Variables"]["MAIL_FROM"],
         "MailFrom"

@@ -36,6 +36,8 @@ const REPLAY: &[(&str, u16)] = &[
     ("get-validation-status", 200),
     ("get-vat-legal-entity", 200),
     ("confirm-vat-legal-entity", 200),
+    // Before verify-email, which verifies the contact address the resend is for.
+    ("resend-verification-email", 202),
     ("verify-email", 200),
     ("get-quotas", 200),
     ("get-compute-information", 200),
@@ -112,6 +114,7 @@ async fn seed(env: &TestEnv) {
         email: organisation.contact_email.clone(),
         created_at: now,
         expires_at: (now + chrono::Duration::hours(24)).timestamp(),
+        used_at: None,
     };
     let bob = Member {
         identity: MEMBER.parse().unwrap(),

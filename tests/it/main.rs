@@ -4,6 +4,7 @@
 mod activity;
 mod authorisation;
 mod contract;
+mod conveniences;
 mod event_publisher;
 mod fixtures;
 mod members;
@@ -11,6 +12,7 @@ mod operators;
 mod organisations;
 mod plans;
 mod platform_events;
+mod resend;
 mod resources;
 mod validation;
 mod vat_revalidation;

@@ -50,7 +50,7 @@ pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
         Some(Group::Validation) => validation::handle(app, request).await,
         Some(Group::Resources) => resources::handle(app, request).await,
         Some(Group::Operators) => operators::handle(app, request).await,
-        None => shared::http::respond(Err(shared::ApiError::NotFound("no route".into()))),
+        None => shared::http::respond(&request, Err(shared::ApiError::NotFound("no route".into()))),
     };
     Reply::from_response(response)
 }

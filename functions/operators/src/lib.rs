@@ -18,5 +18,5 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         Ok((other, _)) => Err(not_served_here(other)),
         Err(e) => Err(e),
     };
-    shared::http::respond(result)
+    shared::http::respond(&request, result)
 }

@@ -1,9 +1,10 @@
-//! Routing of the `validation` function: validation status, VAT legal entity, e-mail links.
+//! Routing of the `validation` function: validation status, VAT legal entity, e-mail links and
+//! their resend.
 
 use std::sync::LazyLock;
 
 use lambda_http::{Body, Request, Response};
-use shared::api::validation;
+use shared::api::{email_resend, validation};
 use shared::routes::{not_served_here, Endpoint, Group, Router};
 use shared::App;
 
@@ -16,9 +17,10 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         Ok((Endpoint::ConfirmVatLegalEntity, p)) => {
             validation::confirm_legal_entity(app, &request, &p).await
         }
-        Ok((Endpoint::VerifyEmail, p)) => validation::verify_email(app, &p).await,
+        Ok((Endpoint::ResendVerificationEmail, p)) => email_resend::resend(app, &request, &p).await,
+        Ok((Endpoint::VerifyEmail, p)) => validation::verify_email(app, &request, &p).await,
         Ok((other, _)) => Err(not_served_here(other)),
         Err(e) => Err(e),
     };
-    shared::http::respond(result)
+    shared::http::respond(&request, result)
 }

@@ -5,6 +5,7 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
+use crate::api::idempotency::{self, Idempotency};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
@@ -14,6 +15,7 @@ use crate::error::ApiError;
 use crate::http::{no_content, ok_empty, ok_json, read_body};
 use crate::paging::{Direction, Page, PageRequest};
 use crate::routes::PathParams;
+use http::StatusCode;
 
 pub async fn me(
     app: &App,
@@ -64,6 +66,10 @@ pub async fn add(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
+    let idempotency = Idempotency::of(request, &caller)?;
+    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
     let new: NewMember = read_body::<AddMemberBody, _>(request)?;
     let member = new.invitation(Uuid::new_v4(), Utc::now());
     let email = member
@@ -71,25 +77,31 @@ pub async fn add(
         .as_ref()
         .map(|e| e.as_str())
         .unwrap_or_default();
-    app.store
-        .apply(
-            &slug,
-            &caller,
-            Permission::Administer,
-            Reads::default(),
-            |access| {
-                let change = decisions::add_member(access, &member, Utc::now());
-                Ok::<_, ApiError>(Decision::write(change, ()))
-            },
-        )
-        .await
-        .map_err(|error| match error {
-            ApiError::Refused(Refusal::MemberEmailTaken) => ApiError::BadRequest {
+    let reads = Reads::default();
+    let added = app
+        .store
+        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+            let now = Utc::now();
+            let answer = idempotency
+                .iter()
+                .map(|i| i.record(StatusCode::OK, "", now));
+            let change = decisions::add_member(access, &member, now).with_all(answer);
+            Ok::<_, ApiError>(Decision::write(change, ()))
+        })
+        .await;
+    match added {
+        Ok(()) => {}
+        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
+            return idempotency::replay_after_race(app, idempotency.as_ref()).await
+        }
+        Err(ApiError::Refused(Refusal::MemberEmailTaken)) => {
+            return Err(ApiError::BadRequest {
                 message: format!("{email} is already a member of organisation '{slug}'."),
                 details: vec![FieldError::new("email", "is already a member").to_string()],
-            },
-            other => other,
-        })?;
+            })
+        }
+        Err(other) => return Err(other),
+    }
     tracing::info!(%slug, member = %member.identity, "member added");
     Ok(ok_empty())
 }

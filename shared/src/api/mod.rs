@@ -1,6 +1,8 @@
 //! Endpoint handlers: parse at the edge, authorise, decide, write once.
 
 pub mod activity;
+pub mod email_resend;
+pub mod idempotency;
 pub mod members;
 pub mod operators;
 pub mod organisations;

@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
+use crate::api::idempotency::{self, Idempotency};
 use crate::api::validation::send_challenge;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
@@ -20,9 +21,13 @@ use crate::domain::vat::VatNumber;
 use crate::domain::verification::ViesAnswer;
 use crate::domain::{Caller, FieldError, Slug};
 use crate::error::ApiError;
-use crate::http::{no_content, ok_json, read_body};
+use crate::http::{
+    check_if_match, entity_tag, if_match, no_content, not_modified, not_modified_response, ok_json,
+    read_body, with_entity_tag,
+};
 use crate::routes::PathParams;
 use crate::storage::StoreError;
+use http::StatusCode;
 
 /// How an organisation comes to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,10 @@ pub async fn create(
     how: Creation,
 ) -> Result<Response<Body>, ApiError> {
     let caller = access::caller(app, request)?;
+    let idempotency = Idempotency::of(request, &caller)?;
+    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
     let new: NewOrganisation = read_body::<CreateOrganisationBody, _>(request)?;
     // Asked once, before the write: every slug candidate and retry reuses the answer.
     let vies_answer = match (&new.vat_number, &app.vies) {
@@ -51,7 +60,13 @@ pub async fn create(
         _ => None,
     };
     decisions::customer_may_choose(new.organisation_type)?;
-    let created = insert(app, &new, &caller, vies_answer.as_ref(), how).await?;
+    let vies = vies_answer.as_ref();
+    let created = match insert(app, &new, &caller, vies, how, idempotency.as_ref()).await {
+        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
+            return idempotency::replay_after_race(app, idempotency.as_ref()).await
+        }
+        other => other?,
+    };
     let organisation = &created.organisation;
     tracing::info!(slug = %organisation.slug, identity = %organisation.identity, "organisation created");
     send_challenge(app, organisation, &created.challenge).await;
@@ -66,6 +81,7 @@ async fn insert(
     caller: &Caller,
     vies: Option<&ViesAnswer>,
     how: Creation,
+    idempotency: Option<&Idempotency>,
 ) -> Result<Created, ApiError> {
     let creation = decisions::Creation {
         ids: NewIdentities {
@@ -81,15 +97,17 @@ async fn insert(
         let read =
             |_| async { Ok::<_, ApiError>(Some(app.store.creation_log(&caller.subject).await?)) };
         let decide = |log: CreationLog| {
-            let created = decisions::create_organisation(
-                new,
-                caller,
-                slug.clone(),
-                creation,
-                &log,
-                Utc::now(),
-            )?;
-            Ok(Decision::write(created.change.clone(), created))
+            let now = Utc::now();
+            let created =
+                decisions::create_organisation(new, caller, slug.clone(), creation, &log, now)?;
+            let mut change = created.change.clone();
+            if let Some(idempotency) = idempotency {
+                let body =
+                    serde_json::to_string(&OrganisationResponse::from(&created.organisation))
+                        .map_err(ApiError::internal)?;
+                change = change.with(idempotency.record(StatusCode::OK, &body, now));
+            }
+            Ok(Decision::write(change, created))
         };
         match app.store.decide_and_write(read, decide).await {
             Ok(created) => return Ok(created),
@@ -113,7 +131,15 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let access =
         access::authorise_request(app, request, params, Permission::Read, Reads::default()).await?;
-    ok_json(&OrganisationResponse::from(&access.organisation))
+    let organisation = &access.organisation;
+    let tag = entity_tag(organisation.identity, organisation.revision);
+    if not_modified(request, &tag) {
+        return Ok(not_modified_response(&tag));
+    }
+    Ok(with_entity_tag(
+        ok_json(&OrganisationResponse::from(organisation))?,
+        &tag,
+    ))
 }
 
 /// A PATCH that may first need VIES's answer for a new VAT number.
@@ -151,11 +177,17 @@ pub async fn update(
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
     let patch: OrganisationPatch = read_body::<PatchOrganisationBody, _>(request)?;
-    let updated = apply_patch(app, &slug, &caller, &patch).await?;
+    let precondition = if_match(request);
+    let updated = apply_patch(app, &slug, &caller, &patch, precondition.as_deref()).await?;
     for challenge in &updated.challenges {
         send_challenge(app, &updated.organisation, challenge).await;
     }
-    ok_json(&OrganisationResponse::from(&updated.organisation))
+    let organisation = &updated.organisation;
+    let tag = entity_tag(organisation.identity, organisation.revision);
+    Ok(with_entity_tag(
+        ok_json(&OrganisationResponse::from(organisation))?,
+        &tag,
+    ))
 }
 
 /// Applies `patch` through the write path. VIES is asked at most once per request, and only
@@ -165,6 +197,7 @@ async fn apply_patch(
     slug: &Slug,
     caller: &Caller,
     patch: &OrganisationPatch,
+    precondition: Option<&str>,
 ) -> Result<Updated, ApiError> {
     let mut vies_answer: Option<ViesAnswer> = None;
     loop {
@@ -181,6 +214,9 @@ async fn apply_patch(
         let decided = app
             .store
             .apply(slug, caller, Permission::Administer, reads, |access| {
+                let current =
+                    entity_tag(access.organisation.identity, access.organisation.revision);
+                check_if_match(precondition, &current).map_err(PatchError::Api)?;
                 decisions::update_organisation(access, patch, lookup, Utc::now())
                     .map_err(PatchError::from)
             })
@@ -221,8 +257,11 @@ pub async fn delete(
         ledger: true,
         ..Reads::default()
     };
+    let precondition = if_match(request);
     app.store
         .apply(&slug, &caller, Permission::Administer, reads, |access| {
+            let current = entity_tag(access.organisation.identity, access.organisation.revision);
+            check_if_match(precondition.as_deref(), &current)?;
             let change = decisions::delete_organisation(access, identity, Utc::now())?;
             Ok::<_, ApiError>(Decision::write(change, ()))
         })

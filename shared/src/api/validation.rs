@@ -7,6 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::access::{self, Access, Permission, Reads};
+use crate::api::idempotency::{self, Idempotency};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
@@ -15,11 +16,13 @@ use crate::domain::verification::{
     address_hash, code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge,
     LegalEntityConfirmation, VatStatus,
 };
+use crate::domain::Email;
 use crate::error::ApiError;
-use crate::http::{field, ok_json, read_body};
+use crate::http::{field, json_response, ok_json, read_body};
 use crate::mail::OutgoingMail;
 use crate::routes::PathParams;
 use crate::storage::StoreError;
+use http::StatusCode;
 
 /// Mails a challenge's code, unless the address had its hourly share of verification mails
 /// (across all organisations). The change that issued it is committed already: a failure or a
@@ -45,6 +48,13 @@ pub async fn send_challenge(app: &App, organisation: &Organisation, challenge: &
             return;
         }
     }
+    mail_challenge(app, organisation, challenge).await;
+}
+
+/// Mails a challenge's code, counted already (a resend counts its mail in its own change).
+/// A failure is logged, not returned.
+pub async fn mail_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
+    let record = &challenge.record;
     let link = format!(
         "{}/api/v1/validations/verify-email/{}",
         app.public_api_url, challenge.code
@@ -142,29 +152,42 @@ pub async fn confirm_legal_entity(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
+    let idempotency = Idempotency::of(request, &caller)?;
+    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
     let confirmation: LegalEntityConfirmation = read_body::<ConfirmLegalEntityBody, _>(request)?;
-    let (organisation, access) = app
+    let reads = Reads {
+        ledger: true,
+        ..Reads::default()
+    };
+    let confirmed = app
         .store
-        .apply(
-            &slug,
-            &caller,
-            Permission::Administer,
-            Reads::default(),
-            |access| {
-                let decision = decisions::confirm_legal_entity(
-                    access,
-                    confirmation.name.as_deref(),
-                    confirmation.address.as_deref(),
-                    Utc::now(),
-                )?;
-                Ok::<_, ApiError>(Decision {
-                    change: decision.change,
-                    outcome: (decision.outcome, access.clone()),
-                })
-            },
-        )
-        .await?;
-    ok_json(&ValidationStatus::of(&organisation, &access))
+        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+            let now = Utc::now();
+            let (name, address) = (
+                confirmation.name.as_deref(),
+                confirmation.address.as_deref(),
+            );
+            let decision = decisions::confirm_legal_entity(access, name, address, now)?;
+            let body = serde_json::to_string(&ValidationStatus::of(&decision.outcome, access))
+                .map_err(ApiError::internal)?;
+            let answer = idempotency
+                .iter()
+                .map(|i| i.record(StatusCode::OK, &body, now));
+            let change = decision.change.map(|change| change.with_all(answer));
+            Ok::<_, ApiError>(Decision {
+                change,
+                outcome: body,
+            })
+        })
+        .await;
+    match confirmed {
+        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
+            idempotency::replay_after_race(app, idempotency.as_ref()).await
+        }
+        other => Ok(json_response(StatusCode::OK, other?)),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -173,8 +196,32 @@ struct VerifiedEmail<'a> {
     email_address: &'a str,
 }
 
-/// `GET /validations/verify-email/{code}`: no token; the code is the credential.
-pub async fn verify_email(app: &App, params: &PathParams) -> Result<Response<Body>, ApiError> {
+/// What opening a verification link did.
+enum Verified {
+    Now(Email),
+    /// The code was used before (by a person, or a mail scanner fetching the link) and would
+    /// still be valid: success, not "unknown".
+    Already(Email),
+}
+
+/// `GET /validations/verify-email/{code}`: no token; the code is the credential. A browser
+/// (`Accept` prefers `text/html`) gets a small HTML page; other clients JSON.
+pub async fn verify_email(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let verified = verify(app, params).await;
+    if prefers_html(request) {
+        return Ok(verification_page(verified));
+    }
+    let (Verified::Now(email) | Verified::Already(email)) = verified?;
+    ok_json(&VerifiedEmail {
+        email_address: email.as_str(),
+    })
+}
+
+async fn verify(app: &App, params: &PathParams) -> Result<Verified, ApiError> {
     let code = field(parse_code(params.get("code")?))?;
     let unknown =
         || ApiError::NotFound("This verification code is unknown or has already been used.".into());
@@ -189,7 +236,11 @@ pub async fn verify_email(app: &App, params: &PathParams) -> Result<Response<Bod
             "This verification code has expired. Set the address again to receive a new one.",
         ));
     }
-    app.store
+    if record.used_at.is_some() {
+        return Ok(Verified::Already(record.email));
+    }
+    let written = app
+        .store
         .decide_and_write(
             |_| async {
                 match app.store.organisation(&record.slug).await? {
@@ -204,13 +255,105 @@ pub async fn verify_email(app: &App, params: &PathParams) -> Result<Response<Bod
                 Ok(Decision::write(change, ()))
             },
         )
-        .await
-        .map_err(|error| match error {
-            // The code went meanwhile: another request used it.
-            ApiError::Refused(Refusal::CodeUsed) => unknown(),
-            other => other,
-        })?;
-    ok_json(&VerifiedEmail {
-        email_address: record.email.as_str(),
-    })
+        .await;
+    match written {
+        Ok(()) => Ok(Verified::Now(record.email)),
+        // Another request used the code meanwhile: it verified the address.
+        Err(ApiError::Refused(Refusal::CodeUsed)) => Ok(Verified::Already(record.email)),
+        Err(other) => Err(other),
+    }
+}
+
+/// Whether `Accept` prefers `text/html` to JSON (q-values compared; `*/*` counts for JSON, so
+/// curl and API clients get JSON).
+fn prefers_html(request: &Request) -> bool {
+    let Some(accept) = request
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let quality = |wanted: &[&str]| {
+        accept
+            .split(',')
+            .filter_map(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let media = parts.next()?.to_ascii_lowercase();
+                let q = parts
+                    .find_map(|p| p.strip_prefix("q="))
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .unwrap_or(1.0);
+                wanted.contains(&media.as_str()).then_some(q)
+            })
+            .fold(0.0_f32, f32::max)
+    };
+    let html = quality(&["text/html"]);
+    html > 0.0 && html > quality(&["application/json", "application/*", "*/*"])
+}
+
+/// The page a browser shows: no scripts, no styles from elsewhere, nothing loaded
+/// (`Content-Security-Policy: default-src 'none'`).
+fn verification_page(verified: Result<Verified, ApiError>) -> Response<Body> {
+    let (status, title, text) = match &verified {
+        Ok(Verified::Now(email)) => (
+            StatusCode::OK,
+            "Address verified",
+            format!(
+                "{} is verified. You can close this page.",
+                escape(email.as_str())
+            ),
+        ),
+        Ok(Verified::Already(email)) => (
+            StatusCode::OK,
+            "Already verified",
+            format!(
+                "{} was verified already. You can close this page.",
+                escape(email.as_str())
+            ),
+        ),
+        Err(error) => (
+            crate::http::status_of(error),
+            "Link not valid",
+            match error {
+                ApiError::Internal(_) => {
+                    "Something went wrong; please try the link again later.".to_owned()
+                }
+                other => escape(&other.to_string()),
+            },
+        ),
+    };
+    let html = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+         <body><h1>{title}</h1><p>{text}</p></body></html>\n"
+    );
+    let mut response = Response::new(Body::Text(html));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        http::header::CONTENT_SECURITY_POLICY,
+        http::HeaderValue::from_static("default-src 'none'"),
+    );
+    headers.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '&' => "&amp;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
 }

@@ -9,7 +9,8 @@ use super::member::Member;
 use super::organisation::Organisation;
 use super::platform::{Resource, ResourceRecord};
 use super::records::{
-    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdentityLookup, MailLog, Registration,
+    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup,
+    MailLog, Registration,
 };
 use super::{Email, Slug, Subject};
 use uuid::Uuid;
@@ -50,6 +51,7 @@ pub enum Record {
     PurgeMarker,
     CreationLog(CreationLog),
     MailLog(MailLog),
+    Idempotency(IdempotencyRecord),
 }
 
 /// A record addressed by its key.
@@ -73,6 +75,8 @@ pub enum Expect {
     Version(Option<u64>),
     /// An e-mail lookup that exists and is not yet claimed by a subject.
     Unclaimed,
+    /// A verification code that exists and has not been used.
+    Unused,
     /// A ledger with no active clusters, cloud accounts or monitoring tenants (or none).
     LedgerClear,
 }
@@ -84,6 +88,8 @@ pub enum Refusal {
     AlreadyRegistered,
     MemberEmailTaken,
     CodeUsed,
+    /// The request's `Idempotency-Key` has an answer already: the request was made before.
+    IdempotencyKeyUsed,
 }
 
 /// What a failed expectation means.
@@ -97,7 +103,8 @@ pub enum IfNot {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operation {
-    Put(Record),
+    /// Boxed: records are large, keys small.
+    Put(Box<Record>),
     Remove(RecordKey),
     Check(RecordKey),
 }
@@ -118,7 +125,7 @@ impl Write {
 
     pub fn put(record: Record, expect: Expect) -> Self {
         Self {
-            operation: Operation::Put(record),
+            operation: Operation::Put(Box::new(record)),
             expect,
             if_not: IfNot::Retry,
         }

@@ -225,6 +225,7 @@ pub fn create_organisation(
         message.push_str(&format!("; {}", answer.describe()));
     }
     let challenge = EmailChallenge::new(&slug, EmailKind::Contact, &new.contact_email, now);
+    organisation.verification.issued(&challenge);
     let outbound = created_outbound(&organisation, &actor, registration, now);
     let mut change = Change {
         slug: slug.clone(),
@@ -335,6 +336,9 @@ pub fn update_organisation(
             now,
         ));
     }
+    challenges
+        .iter()
+        .for_each(|c| organisation.verification.issued(c));
     organisation.revision += 1;
     let outbound = updated_outbound(&access.organisation, &organisation, &changed, &actor, now);
     let event = ActivityEvent::new(ActivityType::OrganisationUpdated, actor, message, now)
@@ -689,13 +693,14 @@ pub fn verify_email(
         now,
     )
     .with_outbound(outbound);
-    Ok(Change::update(organisation, read_revision, event).with(
-        Write::remove(
-            RecordKey::EmailCode(code.code_hash.clone()),
-            Expect::Present,
-        )
-        .or_refuse(Refusal::CodeUsed),
-    ))
+    // The code is kept, marked used, until its expiry: opening the link again (mail scanners
+    // fetch links before people click them) answers "already verified", not "unknown".
+    let used = EmailCode {
+        used_at: Some(now),
+        ..code.clone()
+    };
+    Ok(Change::update(organisation, read_revision, event)
+        .with(Write::put(Record::EmailCode(used), Expect::Unused).or_refuse(Refusal::CodeUsed)))
 }
 
 /// Records VIES's answer on the scheduled re-validation; a changed status is an activity event
@@ -1040,14 +1045,15 @@ mod tests {
             .message
             .ends_with("changed organisationName, billingEmail"));
         assert_eq!(decision.outcome.challenges.len(), 1);
-        assert!(matches!(
-            &change.writes[..],
-            [Write {
-                operation: Operation::Put(Record::EmailCode(_)),
-                expect: Expect::Absent,
-                ..
-            }]
-        ));
+        let [Write {
+            operation: Operation::Put(put),
+            expect: Expect::Absent,
+            ..
+        }] = &change.writes[..]
+        else {
+            panic!("one insert: {:?}", change.writes)
+        };
+        assert!(matches!(put.as_ref(), Record::EmailCode(_)));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod organisation;
 pub mod platform;
 pub mod quotas;
 pub mod records;
+pub mod resend;
 pub mod vat;
 pub mod verification;
 

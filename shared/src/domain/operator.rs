@@ -617,7 +617,10 @@ mod tests {
             panic!("one write: {:?}", change.writes);
         };
         assert_eq!(write.expect, Expect::Version(Some(3)));
-        let Operation::Put(Record::Resource(Resource::Quotas, stored)) = &write.operation else {
+        let Operation::Put(put) = &write.operation else {
+            panic!("a put: {write:?}");
+        };
+        let Record::Resource(Resource::Quotas, stored) = put.as_ref() else {
             panic!("the QUOTAS record: {write:?}");
         };
         assert_eq!(*stored, record(overrides.clone(), now, 4));

@@ -58,6 +58,9 @@ pub struct EmailCode {
     pub created_at: DateTime<Utc>,
     /// Epoch seconds; also the table's TTL attribute.
     pub expires_at: i64,
+    /// When the code verified its address (it is kept until it expires, marked used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<DateTime<Utc>>,
 }
 
 /// When a user created organisations (creates and registrations) in the last 24 hours: the
@@ -79,6 +82,21 @@ pub struct MailLog {
     pub sent_at: Vec<DateTime<Utc>>,
     /// 0: not stored yet.
     pub version: u64,
+    /// Epoch seconds; also the table's TTL attribute.
+    pub expires_at: i64,
+}
+
+/// The first answer to a request made with an `Idempotency-Key`: written in the same
+/// transaction as the change it answered, replayed for the same caller, route, key and body
+/// for 24 hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of caller, route and key.
+    pub key_hash: String,
+    /// SHA-256 of the request body (canonical JSON).
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
     /// Epoch seconds; also the table's TTL attribute.
     pub expires_at: i64,
 }

@@ -28,6 +28,40 @@ pub struct Verification {
     pub vat_legal_entity_address_verified_at: Option<DateTime<Utc>>,
     /// Consecutive "could not check" answers: the retry backoff grows with it.
     pub vat_unavailable_attempts: u32,
+    /// Hash of the contact address's current code (the last one issued): a resend replaces
+    /// it, and the code record under the old hash goes. `None` before any was recorded.
+    #[serde(default)]
+    pub contact_code_hash: Option<String>,
+    /// The same for the billing address.
+    #[serde(default)]
+    pub billing_code_hash: Option<String>,
+}
+
+impl Verification {
+    /// Records `challenge` as its address's current code.
+    pub fn issued(&mut self, challenge: &EmailChallenge) {
+        let hash = Some(challenge.record.code_hash.clone());
+        match challenge.record.kind {
+            EmailKind::Contact => self.contact_code_hash = hash,
+            EmailKind::Billing => self.billing_code_hash = hash,
+        }
+    }
+
+    /// The hash of the current code of the address of `kind`, if one was recorded.
+    pub fn code_hash(&self, kind: EmailKind) -> Option<&str> {
+        match kind {
+            EmailKind::Contact => self.contact_code_hash.as_deref(),
+            EmailKind::Billing => self.billing_code_hash.as_deref(),
+        }
+    }
+
+    /// When the address of `kind` was verified, if it was.
+    pub fn verified_at(&self, kind: EmailKind) -> Option<DateTime<Utc>> {
+        match kind {
+            EmailKind::Contact => self.contact_email_verified_at,
+            EmailKind::Billing => self.billing_email_verified_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +199,7 @@ impl EmailChallenge {
                 email: email.clone(),
                 created_at: now,
                 expires_at: (now + CODE_VALIDITY).timestamp(),
+                used_at: None,
             },
             code,
         }

@@ -14,7 +14,8 @@ use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord};
 use crate::domain::records::{
-    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdentityLookup, MailLog, Registration,
+    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup,
+    MailLog, Registration,
 };
 use crate::domain::Slug;
 
@@ -40,6 +41,8 @@ pub mod fields {
     pub const PAYMENT_VERSION: &str = "payment_version";
     pub const PAYMENT_METHOD_ATTACHED_AT: &str = "payment_method_attached_at";
     pub const RESOURCE_RECORDS: &str = "resource_records";
+    /// [`EmailCode::used_at`](crate::domain::records::EmailCode).
+    pub const USED_AT: &str = "used_at";
 }
 
 /// A stored item type.
@@ -263,6 +266,14 @@ impl Entity for CreationLog {
     const TYPE: &'static str = "creation_log";
     fn key(&self, _: &Slug) -> Key {
         Key::creation_log(&self.subject)
+    }
+}
+
+/// Outside the partitions: the first answer to a request made with an `Idempotency-Key`.
+impl Entity for IdempotencyRecord {
+    const TYPE: &'static str = "idempotency";
+    fn key(&self, _: &Slug) -> Key {
+        Key::idempotency(&self.key_hash)
     }
 }
 

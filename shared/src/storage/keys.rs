@@ -25,6 +25,7 @@
 //! | verification code (`email_code`)        | `EMAILCODE#<sha256>`  | `EMAILCODE`              | create, PATCH (TTL: 24 h) |
 //! | creation log (`creation_log`)           | `USER#<sub>`          | `CREATIONS`              | create, registration      |
 //! | mail log (`mail_log`)                   | `MAILTO#<sha256>`     | `MAILS`                  | verification mails (TTL)  |
+//! | idempotent answer (`idempotency`)       | `IDEMPOTENCY#<sha256>`| `IDEMPOTENCY`            | POSTs with a key (TTL 24 h)|
 //!
 //! The profile also carries `gsi1pk` = `VATDUE#<shard>` and `gsi1sk` = the time its VAT number is
 //! next due for a VIES check (RFC 3339, UTC, seconds), while it has a VAT number: the sparse
@@ -151,6 +152,10 @@ impl Key {
 
     pub fn creation_log(subject: &Subject) -> Self {
         Self::new(format!("USER#{subject}"), "CREATIONS")
+    }
+
+    pub fn idempotency(key_hash: &str) -> Self {
+        Self::new(format!("IDEMPOTENCY#{key_hash}"), "IDEMPOTENCY")
     }
 
     pub fn mail_log(address_hash: &str) -> Self {

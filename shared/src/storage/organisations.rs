@@ -14,7 +14,9 @@ use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::quotas::QuotaOverrides;
-use crate::domain::records::{CreationLog, EmailCode, EmailLookup, IdentityLookup, MailLog};
+use crate::domain::records::{
+    CreationLog, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup, MailLog,
+};
 use crate::domain::{Caller, Slug, Subject};
 
 /// What a platform event's decision needs read of its organisation.
@@ -169,6 +171,17 @@ impl Store {
                 created_at: Vec::new(),
                 version: 0,
             }))
+    }
+
+    /// The answer recorded for an idempotency key (by hash), if any.
+    pub async fn idempotency_record(
+        &self,
+        key_hash: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get(Key::idempotency(key_hash))
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     /// The mail log of an address (by hash); a fresh one (version 0) when there is none.

@@ -333,6 +333,8 @@ impl Store {
 /// creator's e-mail lookup there, say).
 fn precedence(refusal: Refusal) -> u8 {
     match refusal {
+        // A repeated request explains every other clash: it made them.
+        Refusal::IdempotencyKeyUsed => 4,
         Refusal::AlreadyRegistered => 3,
         Refusal::SlugTaken => 2,
         Refusal::MemberEmailTaken | Refusal::CodeUsed => 1,
@@ -355,6 +357,11 @@ fn condition(expect: &Expect) -> Option<Condition> {
             Condition::new("#version = :version")
                 .name("#version", fields::VERSION)
                 .value(":version", n(version)),
+        ),
+        Expect::Unused => Some(
+            Condition::new("attribute_exists(#pk) AND attribute_not_exists(#used_at)")
+                .name("#pk", keys::PK)
+                .name("#used_at", fields::USED_AT),
         ),
         Expect::Unclaimed => Some(
             Condition::new("attribute_exists(#pk) AND attribute_not_exists(#subject)")
@@ -387,6 +394,7 @@ fn record_item(record: &Record, slug: &Slug) -> Result<super::Item, StoreError> 
         Record::PurgeMarker => to_item(&PurgeMarker {}, slug),
         Record::CreationLog(log) => to_item(log, slug),
         Record::MailLog(log) => to_item(log, slug),
+        Record::Idempotency(record) => to_item(record, slug),
     }
 }
 

@@ -1,0 +1,291 @@
+//! Resending an address's verification mail (`POST .../validation-status/email/resend`): a
+//! new code replaces the current one, counted towards the address's verification mails.
+//!
+//! The decision rests on two reads: the organisation (with the caller's access) and the mail
+//! log of the address. It refuses when the address is verified already (400), when a
+//! verification mail went to it less than [`RESEND_INTERVAL`] ago, or when it had
+//! [`MAILS_PER_ADDRESS_PER_HOUR`] in the last hour (429 with the seconds to wait). Otherwise one
+//! change: the profile records the new code's hash (at the same revision: nothing a client
+//! sees changes, so no activity event), the old code's record goes, the new one is inserted,
+//! and the mail is counted in the log under its read version — a concurrent resend or mail to
+//! the address makes the loser read and decide again, so the rules hold under races and the
+//! mail is counted exactly once. The code is mailed after the commit.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use super::access::Access;
+use super::change::{Change, Decision, Expect, Profile, Record, RecordKey, Write};
+use super::decisions::{count_mail, MAILS_PER_ADDRESS_PER_HOUR};
+use super::input::{Field, RequestBody};
+use super::records::{take_slot, MailLog};
+use super::verification::{EmailChallenge, EmailKind};
+use super::{FieldError, Rejection};
+
+/// At most one resend per address in this interval (counting any verification mail to it).
+pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
+
+/// The body of `POST .../validation-status/email/resend` as sent.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct ResendBody {
+    pub email_type: Field<EmailKind>,
+}
+
+impl RequestBody for ResendBody {
+    const FIELDS: &'static [&'static str] = &["emailType"];
+}
+
+impl TryFrom<ResendBody> for EmailKind {
+    type Error = Vec<FieldError>;
+
+    fn try_from(body: ResendBody) -> Result<Self, Self::Error> {
+        match body.email_type {
+            Field::Value(kind) => Ok(kind),
+            Field::Absent | Field::Null => Err(vec![FieldError::new("emailType", "is required")]),
+            Field::Invalid(_) => Err(vec![FieldError::new(
+                "emailType",
+                "must be CONTACT or BILLING",
+            )]),
+        }
+    }
+}
+
+/// The address a resend of `kind` goes to: 400 when the organisation has none of that kind
+/// (no billing address) or when it is verified already.
+pub fn unverified_address(access: &Access, kind: EmailKind) -> Result<&super::Email, Rejection> {
+    let organisation = &access.organisation;
+    let email = match kind {
+        EmailKind::Contact => Some(&organisation.contact_email),
+        EmailKind::Billing => organisation.billing_email.as_ref(),
+    }
+    .ok_or_else(|| Rejection::Invalid {
+        message: format!(
+            "Organisation '{}' has no {} e-mail address.",
+            organisation.slug,
+            kind.describe()
+        ),
+        details: vec![
+            FieldError::new("emailType", "the organisation has no such address").to_string(),
+        ],
+    })?;
+    if organisation.verification.verified_at(kind).is_some() {
+        return Err(Rejection::Invalid {
+            message: format!(
+                "The {} e-mail address of organisation '{}' is verified already.",
+                kind.describe(),
+                organisation.slug
+            ),
+            details: vec![
+                FieldError::new("emailType", "the address is verified already").to_string(),
+            ],
+        });
+    }
+    Ok(email)
+}
+
+/// Resends the verification code of the address of `kind`: `log` is the mail log of that
+/// address ([`unverified_address`]). The outcome is the challenge to mail once the change is
+/// written.
+pub fn resend(
+    access: &Access,
+    kind: EmailKind,
+    log: &MailLog,
+    now: DateTime<Utc>,
+) -> Result<Decision<EmailChallenge>, Rejection> {
+    let email = unverified_address(access, kind)?;
+    if let Some(last) = log.sent_at.iter().max() {
+        let wait = *last + RESEND_INTERVAL - now;
+        if wait > Duration::zero() {
+            return Err(too_many(
+                "A verification mail went to this address less than 60 seconds ago.",
+                wait,
+            ));
+        }
+    }
+    if let Err(seconds) = take_slot(
+        &log.sent_at,
+        now,
+        Duration::hours(1),
+        MAILS_PER_ADDRESS_PER_HOUR,
+    ) {
+        return Err(Rejection::TooMany {
+            message: format!(
+                "This address had {MAILS_PER_ADDRESS_PER_HOUR} verification mails in the last \
+                 hour; try again later."
+            ),
+            retry_after_seconds: seconds,
+        });
+    }
+    let organisation = &access.organisation;
+    // The log's write, as every verification mail is counted (the slot was checked above).
+    let counted = count_mail(log, &organisation.slug, now)
+        .change
+        .map(|change| change.writes)
+        .unwrap_or_default();
+    let challenge = EmailChallenge::new(&organisation.slug, kind, email, now);
+    let mut next = organisation.clone();
+    next.verification.issued(&challenge);
+    let replaced = organisation
+        .verification
+        .code_hash(kind)
+        .map(|old| Write::remove(RecordKey::EmailCode(old.to_owned()), Expect::Anything));
+    let change = Change {
+        slug: organisation.slug.clone(),
+        profile: Profile::Update {
+            organisation: next,
+            read_revision: organisation.revision,
+        },
+        activity: None,
+        writes: Vec::new(),
+        ledger: None,
+    }
+    .with_all(replaced)
+    .with(Write::insert(Record::EmailCode(challenge.record.clone())))
+    .with_all(counted);
+    Ok(Decision::write(change, challenge))
+}
+
+/// 429, with the wait rounded up to whole seconds (at least one).
+fn too_many(message: &str, wait: Duration) -> Rejection {
+    let millis = wait.num_milliseconds().max(1);
+    let seconds = u64::try_from((millis + 999) / 1000).unwrap_or(1);
+    Rejection::TooMany {
+        message: format!("{message} Try again in {seconds} seconds."),
+        retry_after_seconds: seconds,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::access::Access;
+    use crate::domain::change::Operation;
+
+    fn log(sent_at: Vec<DateTime<Utc>>) -> MailLog {
+        MailLog {
+            address_hash: "h".into(),
+            version: u64::from(!sent_at.is_empty()),
+            sent_at,
+            expires_at: 0,
+        }
+    }
+
+    fn access() -> Access {
+        use crate::domain::member::{KubernetesRole, Member, Role};
+        use crate::domain::{Caller, Email, Subject};
+        let mut organisation = crate::domain::organisation::tests_support::organisation();
+        organisation.verification.contact_code_hash = Some("old".into());
+        Access {
+            caller: Caller {
+                subject: Subject::parse("alice").unwrap(),
+                email: Some(Email::parse("e", "alice@example.com").unwrap()),
+                email_verified: true,
+                username: Some("alice".into()),
+                operator: false,
+            },
+            organisation,
+            member: Member {
+                identity: uuid::Uuid::new_v4(),
+                email: None,
+                username: None,
+                role: Role::Admin,
+                kubernetes_role: KubernetesRole::None,
+                subject: Subject::parse("alice"),
+                joined_at: Utc::now(),
+            },
+            ledger: Default::default(),
+            quota_overrides: Default::default(),
+            target_member: None,
+        }
+    }
+
+    #[test]
+    fn a_resend_replaces_the_code_and_counts_the_mail() {
+        let access = access();
+        let now = Utc::now();
+        let decision = resend(&access, EmailKind::Contact, &log(vec![]), now).unwrap();
+        let change = decision.change.unwrap();
+        let Profile::Update {
+            organisation,
+            read_revision,
+        } = &change.profile
+        else {
+            panic!("an update");
+        };
+        assert_eq!(*read_revision, access.organisation.revision);
+        assert_eq!(organisation.revision, access.organisation.revision);
+        assert_eq!(
+            organisation.verification.contact_code_hash.as_deref(),
+            Some(decision.outcome.record.code_hash.as_str())
+        );
+        assert!(change.activity.is_none());
+        let old = &access.organisation.verification.contact_code_hash;
+        assert!(change.writes.iter().any(|w| matches!(
+            &w.operation,
+            Operation::Remove(RecordKey::EmailCode(h)) if Some(h) == old.as_ref()
+        )));
+        assert!(change.writes.iter().any(
+            |w| matches!(&w.operation, Operation::Put(r) if matches!(**r, Record::MailLog(_)))
+        ));
+    }
+
+    #[test]
+    fn a_resend_waits_a_minute_and_respects_the_hourly_cap() {
+        let access = access();
+        let now = Utc::now();
+        let recent = log(vec![now - Duration::seconds(20)]);
+        match resend(&access, EmailKind::Contact, &recent, now) {
+            Err(Rejection::TooMany {
+                retry_after_seconds,
+                ..
+            }) => assert_eq!(retry_after_seconds, 40),
+            other => panic!("{other:?}"),
+        }
+        let full = log((1..=5).map(|m| now - Duration::minutes(m * 5)).collect());
+        match resend(&access, EmailKind::Contact, &full, now) {
+            Err(Rejection::TooMany {
+                retry_after_seconds,
+                ..
+            }) => assert_eq!(retry_after_seconds, 35 * 60),
+            other => panic!("{other:?}"),
+        }
+        let older = log(vec![now - Duration::seconds(61)]);
+        assert!(resend(&access, EmailKind::Contact, &older, now).is_ok());
+    }
+
+    #[test]
+    fn verified_or_missing_addresses_are_refused() {
+        let mut access = access();
+        let now = Utc::now();
+        assert!(matches!(
+            resend(&access, EmailKind::Billing, &log(vec![]), now),
+            Err(Rejection::Invalid { .. })
+        ));
+        access.organisation.verification.contact_email_verified_at = Some(now);
+        assert!(matches!(
+            resend(&access, EmailKind::Contact, &log(vec![]), now),
+            Err(Rejection::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn the_body_names_the_address_kind() {
+        let parse = |json: serde_json::Value| {
+            EmailKind::try_from(serde_json::from_value::<ResendBody>(json).unwrap())
+        };
+        assert_eq!(
+            parse(serde_json::json!({"emailType": "BILLING"})),
+            Ok(EmailKind::Billing)
+        );
+        for bad in [
+            serde_json::json!({}),
+            serde_json::json!({"emailType": null}),
+            serde_json::json!({"emailType": "contact"}),
+            serde_json::json!({"emailType": 1}),
+        ] {
+            let errors = parse(bad).unwrap_err();
+            assert_eq!(errors[0].field, "emailType");
+        }
+    }
+}
