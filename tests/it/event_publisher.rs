@@ -648,3 +648,75 @@ fn every_detail_type_has_a_schema_whose_examples_validate() {
         assert!(!schema_errors(detail_type.as_str(), &broken).is_empty());
     }
 }
+
+/// A platform operator's PATCH (the operator plane): `OrganisationUpdated`,
+/// `OrganisationTypeChanged` and `QuotasChanged` of one change, by an `operator` actor.
+/// Ignored until `shared::domain::operator::update_organisation` fills the outbound part of its
+/// activity event with `decisions::operator_outbound` (docs/events.md, "Not yet published").
+#[tokio::test]
+#[ignore = "needs the operator plane's decision to fill its outbound part (docs/events.md)"]
+async fn an_operators_change_publishes_its_type_and_quotas() {
+    let env = TestEnv::new().await;
+    let bridge = FakeEventBridge::start().await;
+    let publisher = bridge.publisher();
+    let mut tap = StreamTap::new(&env).await;
+    let alice = TestUser::new("alice");
+    let olga = TestUser::operator("olga");
+    let slug = api_tests::create_organisation(&env.app, &alice, "Acme Ops", "BUSINESS").await;
+    let org = ok(
+        &env,
+        ApiRequest::get(&format!("/api/v1/organisations/{slug}")).by(&alice),
+    )
+    .await;
+    let identity = org["identity"].as_str().unwrap().to_owned();
+    ok(
+        &env,
+        ApiRequest::patch(&format!("/admin/v1/orgs/{identity}"))
+            .by(&olga)
+            .json(json!({"organisationType": "ENTERPRISE",
+                         "quotaOverrides": {"nodesPerCluster": 1000}})),
+    )
+    .await;
+    assert!(publish(&publisher, tap.batch().await).await.is_empty());
+    let entries = bridge.accepted();
+    let got: Vec<(String, u64, Value)> = entries
+        .iter()
+        .skip(1)
+        .map(|e| {
+            let (revision, detail) = common(e, &identity, &slug);
+            (e.detail_type.clone(), revision, detail)
+        })
+        .collect();
+    let olga_actor = json!({"type": "operator", "sub": olga.sub, "username": "olga"});
+    let overrides = json!({"clustersPerCustomer": null, "clustersPerEnvironment": null,
+                           "environmentsPerCustomer": null, "nodePoolsPerCluster": null,
+                           "nodesPerCluster": 1000, "nodesPerNodePool": null});
+    assert_eq!(
+        got,
+        [
+            (
+                "OrganisationUpdated".to_owned(),
+                2,
+                json!({"actor": olga_actor,
+                       "changedFields": ["organisationType", "quotaOverrides"],
+                       "changes": {"organisationType": "ENTERPRISE",
+                                   "quotaOverrides": {"nodesPerCluster": 1000}}})
+            ),
+            (
+                "OrganisationTypeChanged".to_owned(),
+                2,
+                json!({"actor": olga_actor, "organisationType": "ENTERPRISE",
+                       "previousOrganisationType": "BUSINESS"})
+            ),
+            (
+                "QuotasChanged".to_owned(),
+                2,
+                json!({"actor": olga_actor, "organisationType": "ENTERPRISE",
+                       "quotas": {"clustersPerCustomer": 100, "clustersPerEnvironment": 50,
+                                  "environmentsPerCustomer": 20, "nodePoolsPerCluster": 25,
+                                  "nodesPerCluster": 1000, "nodesPerNodePool": 100},
+                       "quotaOverrides": overrides})
+            ),
+        ]
+    );
+}

@@ -14,10 +14,12 @@ use super::change::{
 };
 use super::ledger::{LedgerDelta, ResourceLedger, MAX_PAYMENT_METHODS, MAX_RESOURCE_RECORDS};
 use super::member::{KubernetesRole, Member, Role};
+use super::operator::{overrides_json, OperatorView};
 use super::organisation::{
     NewOrganisation, Organisation, OrganisationField, OrganisationPatch, OrganisationType,
 };
 use super::platform::{PlatformEvent, Resource, ResourceRecord, ResourceState};
+use super::quotas::{QuotaOverrides, Quotas};
 use super::records::{
     take_slot, CreationLog, DeletionRecord, EmailCode, IdentityLookup, MailLog, Registration,
 };
@@ -859,6 +861,73 @@ fn member_outbound(
     )
 }
 
+/// What a platform operator's PATCH publishes (`operator::update_organisation`, with the
+/// organisation `after` it and the overrides it sends): `OrganisationUpdated` with the fields
+/// whose values changed, `OrganisationTypeChanged` when the type did, and `QuotasChanged` when
+/// the quotas in force or the overrides did.
+pub fn operator_outbound(
+    view: &OperatorView,
+    after: &Organisation,
+    overrides: Option<&QuotaOverrides>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Outbound {
+    use serde_json::json;
+    let before = &view.organisation;
+    let overrides_before = view.quota_overrides();
+    let overrides_after = overrides
+        .cloned()
+        .unwrap_or_else(|| overrides_before.clone());
+    let mut changes = serde_json::Map::new();
+    if before.organisation_type != after.organisation_type {
+        changes.insert("organisationType".into(), json!(after.organisation_type));
+    }
+    let restricted = after.restricted_to_available_cloud_providers;
+    if restricted != before.restricted_to_available_cloud_providers {
+        changes.insert(
+            "restrictedToAvailableCloudProviders".into(),
+            restricted.into(),
+        );
+    }
+    if overrides_after != overrides_before {
+        changes.insert(
+            "quotaOverrides".into(),
+            json!(overrides_json(&overrides_after)),
+        );
+    }
+    let mut outbound = Outbound::new(after, actor, now);
+    if !changes.is_empty() {
+        outbound = outbound.event(
+            DetailType::OrganisationUpdated,
+            json!({"changedFields": changes.keys().collect::<Vec<_>>(), "changes": changes}),
+        );
+    }
+    if before.organisation_type != after.organisation_type {
+        outbound = outbound.event(
+            DetailType::OrganisationTypeChanged,
+            json!({
+                "organisationType": after.organisation_type,
+                "previousOrganisationType": before.organisation_type,
+            }),
+        );
+    }
+    let quotas = |kind, overrides: &QuotaOverrides| Quotas::defaults(kind).overridden(overrides);
+    if quotas(before.organisation_type, &overrides_before)
+        != quotas(after.organisation_type, &overrides_after)
+        || overrides_after != overrides_before
+    {
+        outbound = outbound.event(
+            DetailType::QuotasChanged,
+            json!({
+                "organisationType": after.organisation_type,
+                "quotas": quotas(after.organisation_type, &overrides_after),
+                "quotaOverrides": overrides_after,
+            }),
+        );
+    }
+    outbound
+}
+
 // --- platform events -----------------------------------------------------------------------
 
 /// What a platform event's decision rests on.
@@ -1144,6 +1213,67 @@ mod tests {
         );
         let other = VatNumber::parse("DE136695976").unwrap();
         assert!(record_vies_answer(&after, &other, &valid, Utc::now()).is_none());
+    }
+
+    #[test]
+    fn an_operators_change_of_type_and_overrides_publishes_three_events() {
+        let view = OperatorView {
+            organisation: organisation(),
+            ledger: ResourceLedger::default(),
+            quotas: None,
+            created_by: None,
+        };
+        let mut after = view.organisation.clone();
+        after.organisation_type = OrganisationType::Enterprise;
+        after.revision += 1;
+        let overrides = QuotaOverrides {
+            nodes_per_cluster: Some(1000),
+            ..QuotaOverrides::default()
+        };
+        let operator = Actor::operator(&caller("olga"));
+        let outbound = operator_outbound(&view, &after, Some(&overrides), &operator, Utc::now());
+        let types: Vec<DetailType> = outbound.events.iter().map(|e| e.detail_type).collect();
+        assert_eq!(
+            types,
+            [
+                DetailType::OrganisationUpdated,
+                DetailType::OrganisationTypeChanged,
+                DetailType::QuotasChanged
+            ]
+        );
+        assert_eq!(outbound.revision, after.revision);
+        assert_eq!(outbound.actor.actor_type, "operator");
+        let updated = &outbound.events[0].fields;
+        assert_eq!(
+            updated["changes"],
+            serde_json::json!({"organisationType": "ENTERPRISE",
+                               "quotaOverrides": {"nodesPerCluster": 1000}})
+        );
+        let quotas = &outbound.events[2].fields;
+        assert_eq!(quotas["quotas"]["nodesPerCluster"], 1000);
+        assert_eq!(
+            quotas["quotas"]["clustersPerCustomer"], 100,
+            "ENTERPRISE's default"
+        );
+        assert_eq!(
+            quotas["quotaOverrides"]["clustersPerCustomer"],
+            serde_json::Value::Null
+        );
+        // The same overrides again and no other change: nothing to publish.
+        let view = OperatorView {
+            organisation: after.clone(),
+            quotas: Some(ResourceRecord {
+                state: ResourceState::QuotasOverridden {
+                    overrides: overrides.clone(),
+                },
+                occurred_at: Utc::now(),
+                event_rank: 0,
+                version: 1,
+            }),
+            ..view
+        };
+        let again = operator_outbound(&view, &after, Some(&overrides), &operator, Utc::now());
+        assert!(again.events.is_empty());
     }
 
     #[test]
