@@ -51,6 +51,7 @@ status=$(curl -s -o "$work/org.json" -w '%{http_code}' -X POST "$api/api/v1/orga
 for path in acme-cloud acme-cloud/me acme-cloud/activity acme-cloud/validation-status acme-cloud/quotas; do
   curl -s -o /dev/null --max-time 60 "$api/api/v1/organisations/$path" -H "Authorization: Bearer $token"
 done
+curl -s -o /dev/null --max-time 60 "$api/admin/v1/orgs/6f1c2d3e-0000-4000-8000-000000000001" -H "Authorization: Bearer $token"
 
 # The post-deploy smoke check (make smoke) passes against this same local API.
 echo "smoke check (scripts/smoke.py) against the local API" >&2
