@@ -404,6 +404,67 @@ async fn platform_facts_publish_nothing() {
     );
 }
 
+/// A `QuotasOverridden` platform event that changes the overrides: an `ORGANISATION_UPDATED`
+/// activity event by the platform, publishing `OrganisationUpdated` and `QuotasChanged`; the
+/// same event again changes and publishes nothing.
+#[tokio::test]
+async fn a_quota_override_publishes_quotas_changed() {
+    let env = TestEnv::new().await;
+    let bridge = FakeEventBridge::start().await;
+    let publisher = bridge.publisher();
+    let mut tap = StreamTap::new(&env).await;
+    let admin = TestUser::new("admin");
+    let slug = api_tests::create_organisation(&env.app, &admin, "Acme Cloud", "BUSINESS").await;
+    for _ in 0..2 {
+        let failures = api_tests::platform::deliver(
+            &env.app,
+            api_tests::platform::fixture("quotas-overridden"),
+        )
+        .await;
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+    assert!(publish(&publisher, tap.batch().await).await.is_empty());
+    let identity = bridge.accepted()[0].detail["organisationIdentity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got: Vec<(String, u64, Value)> = bridge
+        .accepted()
+        .iter()
+        .skip(1)
+        .map(|e| {
+            let (revision, detail) = common(e, &identity, &slug);
+            (e.detail_type.clone(), revision, detail)
+        })
+        .collect();
+    let system = json!({"type": "system", "sub": null, "username": null});
+    assert_eq!(
+        got,
+        [
+            (
+                "OrganisationUpdated".to_owned(),
+                2,
+                json!({"actor": system, "changedFields": ["quotaOverrides"],
+                       "changes": {"quotaOverrides": {"clustersPerCustomer": 40,
+                                                      "nodesPerCluster": 100}}})
+            ),
+            (
+                "QuotasChanged".to_owned(),
+                2,
+                json!({"actor": system, "organisationType": "BUSINESS",
+                       "quotas": {"clustersPerCustomer": 40, "clustersPerEnvironment": 10,
+                                  "environmentsPerCustomer": 5, "nodePoolsPerCluster": 10,
+                                  "nodesPerCluster": 100, "nodesPerNodePool": 20},
+                       "quotaOverrides": {"clustersPerCustomer": 40,
+                                          "clustersPerEnvironment": null,
+                                          "environmentsPerCustomer": null,
+                                          "nodePoolsPerCluster": null, "nodesPerCluster": 100,
+                                          "nodesPerNodePool": null}})
+            ),
+        ]
+    );
+}
+
 /// Several organisations' changes, for the delivery tests: (slug, identity) of each.
 async fn changes(env: &TestEnv, count: usize) -> Vec<(String, String)> {
     let mut made = Vec::new();
@@ -651,10 +712,7 @@ fn every_detail_type_has_a_schema_whose_examples_validate() {
 
 /// A platform operator's PATCH (the operator plane): `OrganisationUpdated`,
 /// `OrganisationTypeChanged` and `QuotasChanged` of one change, by an `operator` actor.
-/// Ignored until `shared::domain::operator::update_organisation` fills the outbound part of its
-/// activity event with `decisions::operator_outbound` (docs/events.md, "Not yet published").
 #[tokio::test]
-#[ignore = "needs the operator plane's decision to fill its outbound part (docs/events.md)"]
 async fn an_operators_change_publishes_its_type_and_quotas() {
     let env = TestEnv::new().await;
     let bridge = FakeEventBridge::start().await;

@@ -146,6 +146,7 @@ async fn every_fixture_is_applied_by_the_function() {
         [
             ("CLUSTER_CREATED", "2026-11-28T12:00:00Z"),
             ("PAYMENT_METHOD_ATTACHED", "2026-11-28T12:03:00Z"),
+            ("ORGANISATION_UPDATED", "2026-11-28T12:04:00Z"),
             ("CLUSTER_DELETED", "2026-11-28T12:10:00Z"),
             ("PAYMENT_METHOD_DETACHED", "2026-11-28T12:13:00Z"),
         ]

@@ -979,7 +979,26 @@ pub fn apply_platform_event(
         }
         delta.resource_records = 1;
     }
-    let activity = event.activity(before, &state);
+    let overridden = |state: Option<&ResourceState>| match state {
+        Some(ResourceState::QuotasOverridden { overrides }) => overrides.clone(),
+        _ => QuotaOverrides::default(),
+    };
+    let overrides_after = overridden(Some(&state));
+    let quotas_changed =
+        event.resource == Resource::Quotas && overridden(before) != overridden(Some(&state));
+    let activity = event.activity(before, &state).or_else(|| {
+        quotas_changed.then(|| {
+            ActivityEvent::new(
+                ActivityType::OrganisationUpdated,
+                Actor::system(),
+                format!(
+                    "The platform changed quotaOverrides to {}",
+                    serde_json::json!(overrides_json(&overrides_after))
+                ),
+                event.occurred_at,
+            )
+        })
+    });
     let payments = match &event.resource {
         Resource::PaymentMethod(id)
             if before.and_then(ResourceState::attached_at) != state.attached_at() =>
@@ -1006,6 +1025,26 @@ pub fn apply_platform_event(
         }
         None => Profile::Exists,
     };
+    // A quota override publishes what an operator's PATCH of the overrides publishes.
+    let activity = activity.map(|a| {
+        if !quotas_changed {
+            return a;
+        }
+        let before = OperatorView {
+            organisation: view.organisation.clone(),
+            ledger: view.ledger.clone(),
+            quotas: view.record.clone(),
+            created_by: None,
+        };
+        let outbound = operator_outbound(
+            &before,
+            &organisation,
+            Some(&overrides_after),
+            &a.actor,
+            event.occurred_at,
+        );
+        a.with_outbound(outbound)
+    });
     let ledger = (!delta.is_zero() || payments.is_some()).then(|| LedgerUpdate {
         delta,
         payments: payments.clone(),

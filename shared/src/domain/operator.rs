@@ -375,12 +375,21 @@ pub fn update_organisation(
                 organisation: organisation.clone(),
                 read_revision: before.revision,
             },
-            Some(ActivityEvent::new(
-                ActivityType::OrganisationUpdated,
-                actor,
-                message,
-                now,
-            )),
+            Some(
+                ActivityEvent::new(
+                    ActivityType::OrganisationUpdated,
+                    actor.clone(),
+                    message,
+                    now,
+                )
+                .with_outbound(super::decisions::operator_outbound(
+                    view,
+                    &organisation,
+                    patch.quota_overrides.as_ref(),
+                    &actor,
+                    now,
+                )),
+            ),
         )
     };
     let mut ledger_after = view.ledger.clone();
