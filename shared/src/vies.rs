@@ -7,20 +7,34 @@
 //! or as an error status with `errorWrappers`; they, timeouts, 5xx and anything unreadable are
 //! "could not check".
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use serde::Deserialize;
 
 use crate::domain::vat::VatNumber;
 use crate::domain::verification::ViesAnswer;
 
+/// HTTP/1.1 over rustls on aws-lc-rs with the system's root certificates: the TLS stack the AWS
+/// SDK's own client (aws-smithy-http-client) already links, so VIES adds no second one.
+type Http = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A VIES answer is a few hundred bytes; anything beyond this is not one.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct ViesClient {
     /// Built on the first check: most functions never ask VIES, and building an HTTPS client
     /// (TLS configuration, root certificates) would only add to their cold start.
-    http: std::sync::Arc<std::sync::OnceLock<Result<reqwest::Client, String>>>,
+    http: Arc<OnceLock<Result<Http, String>>>,
     timeout: Duration,
-    endpoint: String,
+    endpoint: http::Uri,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,29 +60,85 @@ fn registry_text(value: Option<String>) -> Option<String> {
         .filter(|v| !v.is_empty() && v != "---")
 }
 
+/// An error with its causes: hyper's own messages ("client error (Connect)") say little alone.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn build_http() -> Result<Http, String> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(provider)
+        .map_err(|e| chain(&e))?
+        // https in production; plain http for a local fake in the tests.
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(https))
+}
+
+enum Failure {
+    Timeout,
+    Request(String),
+    Body(String),
+}
+
 impl ViesClient {
     /// `base_url` without the trailing `/check-vat-number`; `timeout` bounds the whole call.
     pub fn new(base_url: &str, timeout: Duration) -> Result<Self, String> {
         let endpoint = format!("{}/check-vat-number", base_url.trim_end_matches('/'));
-        reqwest::Url::parse(&endpoint).map_err(|e| format!("{endpoint}: {e}"))?;
+        let uri: http::Uri = endpoint.parse().map_err(|e| format!("{endpoint}: {e}"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") if uri.host().is_some() => {}
+            _ => return Err(format!("{endpoint}: not an http(s) URL")),
+        }
         Ok(Self {
             http: Default::default(),
             timeout,
-            endpoint,
+            endpoint: uri,
         })
     }
 
-    fn http(&self) -> Result<&reqwest::Client, &str> {
+    fn http(&self) -> Result<&Http, &str> {
         self.http
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .timeout(self.timeout)
-                    .connect_timeout(self.timeout)
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
+            .get_or_init(build_http)
             .as_ref()
             .map_err(String::as_str)
+    }
+
+    /// The request and the whole answer, within `timeout` (connecting included).
+    async fn post(&self, http: &Http, body: String) -> Result<(u16, Bytes), Failure> {
+        let request = http::Request::post(self.endpoint.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| Failure::Request(chain(&e)))?;
+        let exchange = async {
+            let response = http
+                .request(request)
+                .await
+                .map_err(|e| Failure::Request(chain(&e)))?;
+            let status = response.status().as_u16();
+            let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| Failure::Body(chain(e.as_ref())))?
+                .to_bytes();
+            Ok((status, bytes))
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .unwrap_or(Err(Failure::Timeout))
     }
 
     pub async fn check(&self, vat: &VatNumber) -> ViesAnswer {
@@ -80,28 +150,21 @@ impl ViesClient {
             "countryCode": vat.country_code(),
             "vatNumber": vat.number(),
         });
-        let response = match http
-            .post(&self.endpoint)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(reqwest::header::ACCEPT, "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(e) if e.is_timeout() => return ViesAnswer::Unavailable("TIMEOUT".into()),
-            Err(e) => return ViesAnswer::Unavailable(format!("request failed: {e}")),
-        };
-        let status = response.status();
-        let bytes = match response.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) => return ViesAnswer::Unavailable(format!("reading the answer failed: {e}")),
+        let (status, bytes) = match self.post(http, body.to_string()).await {
+            Ok(answer) => answer,
+            Err(Failure::Timeout) => return ViesAnswer::Unavailable("TIMEOUT".into()),
+            Err(Failure::Request(e)) => {
+                return ViesAnswer::Unavailable(format!("request failed: {e}"))
+            }
+            Err(Failure::Body(e)) => {
+                return ViesAnswer::Unavailable(format!("reading the answer failed: {e}"))
+            }
         };
         let parsed: CheckResponse = match serde_json::from_slice(&bytes) {
             Ok(parsed) => parsed,
             Err(_) => return ViesAnswer::Unavailable(format!("unreadable answer (HTTP {status})")),
         };
-        let answer = interpret(status.as_u16(), parsed);
+        let answer = interpret(status, parsed);
         // The registry's name and address are the VAT owner's: not logged.
         let outcome = match &answer {
             ViesAnswer::Valid { .. } => "valid",
@@ -177,5 +240,37 @@ mod tests {
             interpret(503, parse(r#"{}"#)),
             ViesAnswer::Unavailable(_)
         ));
+    }
+
+    #[test]
+    fn only_http_urls_are_accepted() {
+        assert!(ViesClient::new(
+            "https://ec.europa.eu/taxation_customs/vies/rest-api",
+            TIMEOUT
+        )
+        .is_ok());
+        assert!(ViesClient::new("http://127.0.0.1:8080/", TIMEOUT).is_ok());
+        assert!(ViesClient::new("ftp://example.org", TIMEOUT).is_err());
+        assert!(ViesClient::new("not a url", TIMEOUT).is_err());
+    }
+
+    const TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// The HTTPS client builds (aws-lc-rs, the system's roots) and a refused connection is
+    /// "could not check", not a panic. The answers themselves are tested against a fake VIES in
+    /// tests/it/validation.rs and tests/it/vat_revalidation.rs.
+    #[tokio::test]
+    async fn an_unreachable_vies_is_unavailable() {
+        let vat = VatNumber::parse("NL004495445B01").unwrap();
+        for base in ["https://127.0.0.1:9", "http://127.0.0.1:9"] {
+            let client = ViesClient::new(base, TIMEOUT).unwrap();
+            assert!(client.http().is_ok(), "{base}: {:?}", client.http().err());
+            match client.check(&vat).await {
+                ViesAnswer::Unavailable(why) => {
+                    assert!(why.starts_with("request failed: "), "{why}")
+                }
+                other => panic!("{base}: {other:?}"),
+            }
+        }
     }
 }
