@@ -1,7 +1,5 @@
 //! Plan rules for customers and the limits on abuse (issue: plans, operator plane, limits).
 
-use std::sync::{Arc, Mutex, OnceLock};
-
 use api_tests::platform::{deliver_bodies, event};
 use api_tests::{create_organisation, send, ApiRequest, Reply, TestEnv, TestUser};
 use serde_json::{json, Value};
@@ -261,38 +259,9 @@ async fn an_unverified_email_is_not_an_identity() {
     assert!(!activity.body.to_string().contains(user.email()));
 }
 
-/// Everything logged at INFO and above while the tests of this binary run.
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || Writer(sink.clone()))
-            .finish();
-        let _ = tracing::subscriber::set_global_default(subscriber);
-        logs
-    })
-    .clone()
-}
-
-struct Writer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Writer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_personal_data_is_logged_at_info_or_above() {
-    let logs = captured_logs();
+    let logs = api_tests::logs::captured();
     let env = TestEnv::new().await;
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let admin = TestUser::new(&format!("pii{}", &tag[..6]));
@@ -328,7 +297,7 @@ async fn no_personal_data_is_logged_at_info_or_above() {
     ] {
         send(&env.app, request).await;
     }
-    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(
         text.contains(&slug),
         "the slug is logged: the capture works"

@@ -89,6 +89,8 @@ pub struct ApiRequest {
     headers: HashMap<String, String>,
     body: Option<String>,
     claims: Option<HashMap<String, String>>,
+    /// API Gateway's route key: `$default` (what `make dev` gives) unless set.
+    route_key: Option<String>,
 }
 
 impl ApiRequest {
@@ -101,6 +103,7 @@ impl ApiRequest {
             headers: HashMap::new(),
             body: None,
             claims: None,
+            route_key: None,
         }
     }
 
@@ -142,6 +145,13 @@ impl ApiRequest {
         self.header("content-type", "application/json")
     }
 
+    /// The route key API Gateway puts in the event for an explicit route, e.g.
+    /// `GET /api/v1/organisations/{organisationSlug}`.
+    pub fn route_key(mut self, route_key: &str) -> Self {
+        self.route_key = Some(route_key.to_owned());
+        self
+    }
+
     /// The API Gateway v2 event JSON.
     pub fn event(&self) -> Value {
         let mut context = json!({
@@ -157,7 +167,7 @@ impl ApiRequest {
                 "userAgent": "api-tests"
             },
             "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": "$default",
+            "routeKey": self.route_key.as_deref().unwrap_or("$default"),
             "stage": "$default",
             "time": "28/Nov/2026:12:00:00 +0000",
             "timeEpoch": 1_795_867_200_000_i64
@@ -167,7 +177,7 @@ impl ApiRequest {
         }
         json!({
             "version": "2.0",
-            "routeKey": "$default",
+            "routeKey": self.route_key.as_deref().unwrap_or("$default"),
             "rawPath": self.path,
             "rawQueryString": self.query,
             "headers": self.headers,
@@ -177,9 +187,21 @@ impl ApiRequest {
         })
     }
 
+    /// The request as `lambda_http` hands it to a function: the event, and the invocation's
+    /// Lambda context (a fresh request id and X-Ray trace id).
     pub fn build(&self) -> Request {
+        use lambda_http::RequestExt;
+        let mut context = lambda_http::Context::default();
+        context.request_id = uuid::Uuid::new_v4().to_string();
+        context.xray_trace_id = Some(format!(
+            "Root=1-{:08x}-{};Parent={};Sampled=1",
+            chrono::Utc::now().timestamp(),
+            &uuid::Uuid::new_v4().simple().to_string()[..24],
+            &uuid::Uuid::new_v4().simple().to_string()[..16],
+        ));
         lambda_http::request::from_str(&self.event().to_string())
             .expect("a valid API Gateway v2 event")
+            .with_lambda_context(context)
     }
 }
 

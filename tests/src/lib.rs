@@ -5,6 +5,7 @@ pub mod dynamodb;
 pub mod events;
 pub mod fake_http;
 pub mod faults;
+pub mod logs;
 pub mod outbound;
 pub mod platform;
 pub mod vies;
@@ -43,7 +44,18 @@ pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
     ]
     .into_iter()
     .find(|g| Router::for_group(*g).resolve(&request).is_ok());
-    let response = match group {
+    // The invocation's span, as `shared::app::serve_http` opens it around the handler.
+    let span = shared::app::request_span(&request);
+    let response = tracing::Instrument::instrument(handle(app, group, request), span).await;
+    Reply::from_response(response)
+}
+
+async fn handle(
+    app: &App,
+    group: Option<Group>,
+    request: lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
+    match group {
         Some(Group::Organisations) => organisations::handle(app, request).await,
         Some(Group::Members) => members::handle(app, request).await,
         Some(Group::Activity) => activity::handle(app, request).await,
@@ -51,8 +63,7 @@ pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
         Some(Group::Resources) => resources::handle(app, request).await,
         Some(Group::Operators) => operators::handle(app, request).await,
         None => shared::http::respond(&request, Err(shared::ApiError::NotFound("no route".into()))),
-    };
-    Reply::from_response(response)
+    }
 }
 
 /// The HS256 secret of test and development tokens.

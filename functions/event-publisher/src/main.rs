@@ -7,7 +7,10 @@ async fn main() -> Result<(), Error> {
     let publisher = Publisher::from_env().await?;
     run(service_fn(|event: LambdaEvent<StreamEvent>| {
         let publisher = &publisher;
-        async move { Ok::<_, Error>(event_publisher::handle(publisher, event.payload).await) }
+        let context = event.context.clone();
+        let handled =
+            async move { Ok::<_, Error>(event_publisher::handle(publisher, event.payload).await) };
+        shared::app::in_invocation_span("event-publisher", &context, handled)
     }))
     .await
 }

@@ -10,7 +10,10 @@ async fn main() -> Result<(), Error> {
     let app = shared::App::from_env().await?;
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let app = &app;
-        async move { Ok::<_, Error>(platform_events::handle(app, event.payload).await) }
+        let context = event.context.clone();
+        let handled =
+            async move { Ok::<_, Error>(platform_events::handle(app, event.payload).await) };
+        shared::app::in_invocation_span("platform-events", &context, handled)
     }))
     .await
 }

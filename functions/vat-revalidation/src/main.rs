@@ -7,7 +7,12 @@ async fn main() -> Result<(), Error> {
     let app = shared::App::from_env().await?;
     run(service_fn(|event: LambdaEvent<Value>| {
         let app = &app;
-        async move { vat_revalidation::handle(app, event).await }
+        let context = event.context.clone();
+        shared::app::in_invocation_span(
+            "vat-revalidation",
+            &context,
+            vat_revalidation::handle(app, event),
+        )
     }))
     .await
 }
