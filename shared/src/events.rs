@@ -24,6 +24,7 @@ use crate::domain::ledger::ResourceLedger;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{PlatformEvent, Resource, ResourceRecord, MAX_CLOCK_SKEW};
 use crate::domain::Slug;
+use crate::metrics::{self, PlatformEventOutcome};
 use crate::storage::organisations::{Found, Wanted};
 use crate::storage::{Store, StoreError};
 
@@ -46,10 +47,22 @@ pub enum EventError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Applied,
-    /// A duplicate, or older than what is recorded.
-    Unchanged,
+    /// The event recorded already, delivered again: changes nothing.
+    Duplicate,
+    /// Older than what is recorded (or after the cluster's deletion): changes nothing.
+    Stale,
     /// The slug now names another organisation than the event's identity: dropped.
     OtherOrganisation,
+}
+
+impl Outcome {
+    fn metric(self) -> PlatformEventOutcome {
+        match self {
+            Self::Applied => PlatformEventOutcome::Applied,
+            Self::Duplicate => PlatformEventOutcome::Duplicate,
+            Self::Stale | Self::OtherOrganisation => PlatformEventOutcome::Stale,
+        }
+    }
 }
 
 /// Applies every message of `batch`; returns the ids of those that failed.
@@ -71,6 +84,7 @@ pub async fn apply_batch(store: &Store, batch: SqsEvent) -> SqsBatchResponse {
             }
             Err(error) => {
                 tracing::warn!(message_id, %error, "malformed platform event refused");
+                metrics::platform_event(PlatformEventOutcome::Refused);
                 response.add_failure(message_id);
             }
         }
@@ -113,6 +127,11 @@ async fn apply_in_order(
         } else {
             apply(store, &mut cache, &event).await
         };
+        metrics::platform_event(match &applied {
+            Ok(outcome) => outcome.metric(),
+            Err(EventError::Store(_)) => PlatformEventOutcome::Failed,
+            Err(_) => PlatformEventOutcome::Refused,
+        });
         match applied {
             Ok(Outcome::OtherOrganisation) => {
                 tracing::warn!(
@@ -188,7 +207,10 @@ fn decide(event: &PlatformEvent, view: View) -> Result<Decision<(Outcome, View)>
             Decision::nothing((Outcome::OtherOrganisation, view))
         }
         Err(refusal) => return Err(EventError::Refused(refusal)),
-        Ok(None) => Decision::nothing((Outcome::Unchanged, view)),
+        Ok(None) if event.is_recorded_in(view.record.as_ref()) => {
+            Decision::nothing((Outcome::Duplicate, view))
+        }
+        Ok(None) => Decision::nothing((Outcome::Stale, view)),
         Ok(Some((change, after))) => Decision::write(
             change,
             (

@@ -9,7 +9,8 @@
 //! - [`mail`], [`vies`]: the outside services; [`app`]: what a function builds at cold start;
 //! - [`api`]: endpoint handlers; [`routes`]: the route table of the whole API;
 //! - [`events`], [`vat_revalidation`]: the functions that are not HTTP;
-//! - [`publisher`]: the outbound events, published from the table's stream (docs/events.md).
+//! - [`publisher`]: the outbound events, published from the table's stream (docs/events.md);
+//! - [`metrics`]: CloudWatch embedded metric format lines (docs/observability.md).
 
 pub mod access;
 pub mod api;
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod mail;
+pub mod metrics;
 pub mod paging;
 pub mod publisher;
 pub mod routes;
@@ -38,12 +40,14 @@ mod layers {
     use std::collections::BTreeSet;
     use std::path::Path;
 
-    /// Module → the modules of this crate it may import. Lower layers first.
+    /// Module → the modules of this crate it may import. Lower layers first. `metrics` (the
+    /// EMF lines) imports nothing of the crate, so any layer but the pure domain may use it.
     const ALLOWED: &[(&str, &[&str])] = &[
         ("domain", &[]),
-        ("storage", &["domain"]),
-        ("mail", &["domain"]),
-        ("vies", &["domain"]),
+        ("metrics", &[]),
+        ("storage", &["domain", "metrics"]),
+        ("mail", &["domain", "metrics"]),
+        ("vies", &["domain", "metrics"]),
         ("error", &["domain", "storage"]),
         ("http", &["domain", "error"]),
         ("paging", &["domain", "error"]),
@@ -51,20 +55,22 @@ mod layers {
         ("auth", &["domain", "error"]),
         (
             "app",
-            &["domain", "storage", "auth", "mail", "vies", "http"],
+            &[
+                "domain", "storage", "auth", "mail", "vies", "http", "routes", "metrics",
+            ],
         ),
         (
             "access",
             &["domain", "error", "app", "auth", "routes", "storage"],
         ),
-        ("events", &["domain", "storage"]),
+        ("events", &["domain", "storage", "metrics"]),
         ("vat_revalidation", &["domain", "storage", "app"]),
-        ("publisher", &["domain", "storage"]),
+        ("publisher", &["domain", "storage", "metrics"]),
         (
             "api",
             &[
                 "domain", "storage", "error", "http", "paging", "routes", "auth", "access", "app",
-                "mail",
+                "mail", "metrics",
             ],
         ),
     ];

@@ -7,6 +7,7 @@ use aws_sdk_sesv2::error::ProvideErrorMetadata;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 
 use crate::domain::Email;
+use crate::metrics::MailOutcome;
 
 /// One e-mail to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +40,20 @@ pub enum Mailer {
 }
 
 impl Mailer {
+    /// Sends `mail`, counted in the metric `Mails` (`sent` or `failed`; nothing when no mailer
+    /// is configured).
     pub async fn send(&self, mail: &OutgoingMail) -> Result<(), MailError> {
+        let sent = self.deliver(mail).await;
+        if !matches!(self, Self::Disabled) {
+            crate::metrics::mail(match sent {
+                Ok(()) => MailOutcome::Sent,
+                Err(_) => MailOutcome::Failed,
+            });
+        }
+        sent
+    }
+
+    async fn deliver(&self, mail: &OutgoingMail) -> Result<(), MailError> {
         match self {
             Self::Ses { client, from } => {
                 let content = |text: &str| Content::builder().data(text).charset("UTF-8").build();

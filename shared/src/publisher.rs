@@ -271,6 +271,12 @@ impl Publisher {
             }
             pending = still;
         }
+        // Events not put, and records that could not say what they publish (one each).
+        let not_published = pending.len() + failed.len();
+        crate::metrics::outbound_events(
+            u64::try_from(done.events).unwrap_or(u64::MAX),
+            u64::try_from(not_published).unwrap_or(u64::MAX),
+        );
         failed.extend(pending.iter().map(|e| e.record));
         let mut response = DynamoDbEventResponse::default();
         for index in &failed {

@@ -276,8 +276,70 @@ impl Router {
     }
 }
 
+/// The route a request is for, as API Gateway names it in `routeKey` (`PATCH
+/// /api/v1/organisations/{organisationSlug}`), found in [`ROUTES`] by method and real path, so
+/// that it is the same behind `cargo lambda watch` (whose events say `$default`); `unmatched`
+/// for a request no route takes. A bounded value: the metrics' `Route` dimension.
+pub fn route_key(request: &Request) -> &'static str {
+    static ALL: std::sync::LazyLock<HashMap<Method, matchit::Router<&'static str>>> =
+        std::sync::LazyLock::new(|| {
+            let mut by_method: HashMap<Method, matchit::Router<&'static str>> = HashMap::new();
+            for r in ROUTES {
+                let key: &'static str = Box::leak(format!("{} {}", r.method, r.path).into());
+                if let Ok(method) = Method::from_bytes(r.method.as_bytes()) {
+                    // Routes of one method do not overlap (Router::for_group): none is lost.
+                    let _ = by_method.entry(method).or_default().insert(r.path, key);
+                }
+            }
+            by_method
+        });
+    ALL.get(request.method())
+        .and_then(|router| router.at(request.uri().path()).ok())
+        .map_or("unmatched", |matched| *matched.value)
+}
+
 /// For a function's exhaustive match: an endpoint of another group never reaches it, since
 /// [`Router::for_group`] knows only its own group's routes.
 pub fn not_served_here(endpoint: Endpoint) -> ApiError {
     ApiError::NotFound(format!("{endpoint:?} is not served by this function."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, path: &str) -> Request {
+        http::Request::builder()
+            .method(method)
+            .uri(path)
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_request_names_its_route_as_api_gateway_does() {
+        assert_eq!(
+            route_key(&request("PATCH", "/api/v1/organisations/acme-cloud")),
+            "PATCH /api/v1/organisations/{organisationSlug}"
+        );
+        assert_eq!(
+            route_key(&request(
+                "DELETE",
+                "/api/v1/organisations/acme/members/6f1c1d9e-0000-4000-8000-000000000000"
+            )),
+            "DELETE /api/v1/organisations/{organisationSlug}/members/{memberIdentity}"
+        );
+        assert_eq!(
+            route_key(&request("PUT", "/api/v1/organisations/acme")),
+            "unmatched"
+        );
+        assert_eq!(route_key(&request("GET", "/nowhere")), "unmatched");
+        for r in ROUTES {
+            let path = r.path.replace('{', "x").replace('}', "");
+            assert_eq!(
+                route_key(&request(r.method, &path)),
+                format!("{} {}", r.method, r.path)
+            );
+        }
+    }
 }

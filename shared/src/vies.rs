@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use crate::domain::vat::VatNumber;
 use crate::domain::verification::ViesAnswer;
+use crate::metrics::ViesOutcome;
 
 /// HTTP/1.1 over rustls on aws-lc-rs with the system's root certificates: the TLS stack the AWS
 /// SDK's own client (aws-smithy-http-client) already links, so VIES adds no second one.
@@ -141,7 +142,22 @@ impl ViesClient {
             .unwrap_or(Err(Failure::Timeout))
     }
 
+    /// Asks VIES about `vat`; every answer is counted in the metric `ViesAnswers` by outcome
+    /// and country.
     pub async fn check(&self, vat: &VatNumber) -> ViesAnswer {
+        let answer = self.ask(vat).await;
+        crate::metrics::vies_answer(
+            vat.country_code(),
+            match &answer {
+                ViesAnswer::Valid { .. } => ViesOutcome::Valid,
+                ViesAnswer::Invalid => ViesOutcome::Invalid,
+                ViesAnswer::Unavailable(_) => ViesOutcome::Unavailable,
+            },
+        );
+        answer
+    }
+
+    async fn ask(&self, vat: &VatNumber) -> ViesAnswer {
         let http = match self.http() {
             Ok(http) => http,
             Err(e) => return ViesAnswer::Unavailable(format!("no HTTP client: {e}")),

@@ -39,6 +39,8 @@ fn sha256(parts: &[&[u8]]) -> String {
 pub struct Idempotency {
     key_hash: String,
     request_hash: String,
+    /// The route (template), for the metric `IdempotentReplays`.
+    route: &'static str,
 }
 
 impl Idempotency {
@@ -77,6 +79,7 @@ impl Idempotency {
                 key.as_bytes(),
             ]),
             request_hash: sha256(&[&canonical]),
+            route: crate::routes::route_key(request),
         }))
     }
 
@@ -120,6 +123,7 @@ pub async fn replay(
         replayed = 1,
         "idempotent request replayed"
     );
+    crate::metrics::idempotent_replay(idempotency.route);
     let status = StatusCode::from_u16(record.status).map_err(ApiError::internal)?;
     let mut response = if record.body.is_empty() {
         Response::new(Body::Empty)

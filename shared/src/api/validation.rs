@@ -41,10 +41,12 @@ pub async fn send_challenge(app: &App, organisation: &Organisation, challenge: &
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(slug = %organisation.slug, kind = ?record.kind, suppressed = 1, "verification mail suppressed: the address had its hourly share");
+            crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
             return;
         }
         Err(error) => {
             tracing::error!(%error, slug = %organisation.slug, "counting a verification mail failed; not sent");
+            crate::metrics::mail(crate::metrics::MailOutcome::Failed);
             return;
         }
     }

@@ -337,6 +337,13 @@ impl PlatformEvent {
         (newer || self.asserted == ResourceState::ClusterDeleted).then(|| self.asserted.clone())
     }
 
+    /// Whether `record` is what this very event recorded (same time and kind): a redelivery,
+    /// where an event that changes nothing otherwise is older than what is recorded.
+    pub fn is_recorded_in(&self, record: Option<&ResourceRecord>) -> bool {
+        record
+            .is_some_and(|r| (r.occurred_at, r.event_rank) == (self.occurred_at, self.kind.rank()))
+    }
+
     /// The record this event leaves, moving on from `record` to `state`.
     pub fn record(&self, record: Option<&ResourceRecord>, state: ResourceState) -> ResourceRecord {
         ResourceRecord {
@@ -477,6 +484,18 @@ mod tests {
                 None => record,
             }
         })
+    }
+
+    #[test]
+    fn a_redelivery_is_told_from_an_older_event() {
+        let created = cluster("ClusterCreated", "2026-11-28T12:00:00Z", 4000);
+        let updated = cluster("ClusterResized", "2026-11-28T12:05:00Z", 8000);
+        let recorded = fold(&[&created, &updated]);
+        assert!(updated.is_recorded_in(recorded.as_ref()));
+        assert!(updated.next_state(recorded.as_ref()).is_none());
+        assert!(!created.is_recorded_in(recorded.as_ref()));
+        assert!(created.next_state(recorded.as_ref()).is_none());
+        assert!(!created.is_recorded_in(None));
     }
 
     #[test]

@@ -22,6 +22,18 @@ use crate::domain::change::{
 use crate::domain::decisions::claim_invitation;
 use crate::domain::{Caller, Rejection, Slug};
 
+/// The conflict retries of one write loop, written as the metric `ConflictRetries` when the
+/// loop ends, if there were any.
+struct RetriesCounted(u64);
+
+impl Drop for RetriesCounted {
+    fn drop(&mut self) {
+        if self.0 > 0 {
+            crate::metrics::conflict_retries(self.0);
+        }
+    }
+}
+
 impl Store {
     /// Reads with `read`, decides with `decide` and writes the decision's change; on a conflict
     /// (a guard failed, or DynamoDB reported a transaction conflict) runs again from the read,
@@ -38,6 +50,8 @@ impl Store {
         Fut: Future<Output = Result<Option<S>, E>>,
     {
         let mut attempt = 0;
+        // However the loop ends (an answer, an error, given up, or the future dropped).
+        let mut retries = RetriesCounted(0);
         loop {
             let outcome = match read(attempt).await? {
                 None => None,
@@ -61,6 +75,7 @@ impl Store {
                 return Err(StoreError::Conflict.into());
             }
             tracing::debug!(attempt, "write conflicted; reading again");
+            retries.0 += 1;
             backoff(attempt).await;
         }
     }
