@@ -160,7 +160,17 @@ pub fn init_tracing() {
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     );
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(json_logs(&filter, std::io::stdout));
+}
+
+/// The functions' log format: one JSON object per line with the current span's fields (the
+/// invocation's: [`request_span`], [`invocation_span`]), written to `writer` (stdout in Lambda;
+/// tests capture it).
+pub fn json_logs<W>(filter: &str, writer: W) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(filter)
@@ -169,7 +179,8 @@ pub fn init_tracing() {
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }
 
 /// The filter directive from Lambda's level (which wins) or `RUST_LOG`.
@@ -233,6 +244,35 @@ impl Invocation {
 /// Whether this execution environment has served an invocation yet.
 static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// True for the first invocation of this execution environment (its cold start), then false.
+fn first_invocation() -> bool {
+    !WARM.swap(true, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The span of one invocation of a function that API Gateway does not call (a queue, the
+/// table's stream, a schedule): the Lambda request id, the X-Ray trace id and whether this was a
+/// cold start, on every log line of the invocation. (lambda_runtime's own span carries the ids
+/// but not the cold start, and it is not the current span of lines logged in nested spans.)
+pub fn invocation_span(function: &'static str, context: &lambda_http::Context) -> tracing::Span {
+    tracing::info_span!(
+        "invocation",
+        function,
+        lambda_request_id = context.request_id.as_str(),
+        trace_id = context.xray_trace_id.as_deref().unwrap_or(""),
+        cold_start = first_invocation(),
+    )
+}
+
+/// `invocation` run inside [`invocation_span`]: what a non-HTTP function's `main` hands the
+/// runtime.
+pub fn in_invocation_span<F: std::future::Future>(
+    function: &'static str,
+    context: &lambda_http::Context,
+    invocation: F,
+) -> tracing::instrument::Instrumented<F> {
+    tracing::Instrument::instrument(invocation, invocation_span(function, context))
+}
+
 /// The span of one invocation: every log line of it carries the Lambda request id, API
 /// Gateway's request id (also the `x-request-id` of the response), the route, the X-Ray trace
 /// id, whether this was a cold start, and once known the organisation's slug and the caller's
@@ -240,7 +280,7 @@ static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(
 pub fn request_span(request: &lambda_http::Request) -> tracing::Span {
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
-    let cold_start = !WARM.swap(true, std::sync::atomic::Ordering::Relaxed);
+    let cold_start = first_invocation();
     let lambda = request.lambda_context_ref();
     let route = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => context.route_key.clone(),
