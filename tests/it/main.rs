@@ -8,6 +8,7 @@ mod conveniences;
 mod event_publisher;
 mod fixtures;
 mod members;
+mod metrics;
 mod observability;
 mod operators;
 mod organisations;

@@ -44,9 +44,9 @@ pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
     ]
     .into_iter()
     .find(|g| Router::for_group(*g).resolve(&request).is_ok());
-    // The invocation's span, as `shared::app::serve_http` opens it around the handler.
-    let span = shared::app::request_span(&request);
-    let response = tracing::Instrument::instrument(handle(app, group, request), span).await;
+    // As `shared::app::serve_http` runs a handler: in the invocation's span, its answer counted.
+    let invocation = shared::app::Invocation::of(&request);
+    let response = invocation.answer(handle(app, group, request)).await;
     Reply::from_response(response)
 }
 
