@@ -425,3 +425,71 @@ async fn outbound_events_are_counted_as_published_and_failed() {
         1
     );
 }
+
+/// `!Ref name` in template.yaml (serde_yaml reads the short form as a tagged value).
+fn is_ref_to(value: &serde_yaml::Value, name: &str) -> bool {
+    match value {
+        serde_yaml::Value::Tagged(tagged) => tagged.tag == "Ref" && tagged.value == name,
+        _ => value["Ref"] == name,
+    }
+}
+
+/// The template passes its namespace to every function, defaults to the one the code falls back
+/// to, and its alarms read, in that namespace, metrics and dimension values the code writes.
+#[test]
+fn the_template_names_the_namespace_and_alarms_on_metrics_the_functions_write() {
+    let text = std::fs::read_to_string(api_tests::dynamodb::repo_root().join("template.yaml"))
+        .expect("template.yaml");
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
+    assert_eq!(
+        template["Parameters"]["MetricsNamespace"]["Default"],
+        DEFAULT_NAMESPACE
+    );
+    assert!(is_ref_to(
+        &template["Globals"]["Function"]["Environment"]["Variables"]["METRICS_NAMESPACE"],
+        "MetricsNamespace"
+    ));
+    let written = [
+        (
+            "ViesAnswers",
+            "Outcome",
+            vec!["valid", "invalid", "unavailable"],
+        ),
+        ("Mails", "Outcome", vec!["sent", "failed", "suppressed"]),
+    ];
+    let mut read = Vec::new();
+    for alarm in ["ViesUnavailableAlarm", "MailFailuresAlarm"] {
+        let properties = &template["Resources"][alarm]["Properties"];
+        assert!(properties.is_mapping(), "{alarm}");
+        for query in properties["Metrics"].as_sequence().unwrap() {
+            let metric = &query["MetricStat"]["Metric"];
+            if metric.is_null() {
+                continue;
+            }
+            assert!(
+                is_ref_to(&metric["Namespace"], "MetricsNamespace"),
+                "{alarm}"
+            );
+            let name = metric["MetricName"].as_str().unwrap();
+            let dimensions = metric["Dimensions"].as_sequence().unwrap();
+            assert_eq!(
+                dimensions.len(),
+                1,
+                "{alarm}: one of the metric's dimension sets"
+            );
+            let (dimension, value) = (
+                dimensions[0]["Name"].as_str().unwrap(),
+                dimensions[0]["Value"].as_str().unwrap(),
+            );
+            assert!(
+                written
+                    .iter()
+                    .any(|(n, d, values)| *n == name && *d == dimension && values.contains(&value)),
+                "{alarm} reads {name} {dimension}={value}, which no function writes"
+            );
+            read.push((name, value));
+        }
+    }
+    assert!(read.contains(&("ViesAnswers", "unavailable")));
+    assert!(read.contains(&("Mails", "failed")));
+}
