@@ -1,7 +1,7 @@
 # The README's two commands: `make dev` runs the API locally, `make test` runs every test.
 # Every target finds the project's tools (sam, cfn-lint, cargo-lambda) in .cache/venv: no need
 # to activate it.
-.PHONY: dev test bench cold-start lint package deploy invoke smoke load docs
+.PHONY: dev test bench cold-start vat-memory lint package deploy invoke smoke load docs
 
 export PATH := $(CURDIR)/.cache/venv/bin:$(PATH)
 export SAM_CLI_TELEMETRY ?= 0
@@ -22,6 +22,11 @@ bench:
 
 cold-start:
 	scripts/cold-start.sh
+
+# Peak memory of the VAT re-validation job's release bootstrap at 0, 1,000 and 10,000 due
+# organisations (tests/benches/vat_memory.rs); make vat-memory DUE="1000 10000" for others.
+vat-memory:
+	scripts/vat-memory.sh $(DUE)
 
 lint:
 	cargo fmt --all -- --check

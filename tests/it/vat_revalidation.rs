@@ -6,11 +6,12 @@ use shared::domain::Slug;
 use shared::storage::keys::Key;
 use std::time::{Duration, Instant};
 
-use api_tests::vies::{FakeVies, Vies};
+use api_tests::vies::{seed_vat_schedule, FakeVies, Vies};
 use api_tests::{send, ApiRequest, TestEnv, TestUser};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
-use shared::vat_revalidation;
+use shared::domain::verification::VatStatus;
+use shared::vat_revalidation::{self, RunOptions};
 
 async fn create(env: &TestEnv, admin: &TestUser, name: &str, vat: &str) -> String {
     let reply = send(&env.app, ApiRequest::post("/api/v1/organisations").by(admin).json(json!({
@@ -90,7 +91,7 @@ async fn only_due_numbers_are_read_and_rescheduled() {
     let report = vat_revalidation::run(&env.app, chrono::Utc::now(), far_future())
         .await
         .unwrap();
-    assert_eq!(report.due, 2, "{report:?}");
+    assert_eq!(report.seen, 2, "{report:?}");
     assert_eq!(report.checked, 2);
     assert_eq!(report.status_changed, 2);
     assert_eq!(vies.requests().len(), 2);
@@ -135,7 +136,7 @@ async fn only_due_numbers_are_read_and_rescheduled() {
     let again = vat_revalidation::run(&env.app, chrono::Utc::now(), far_future())
         .await
         .unwrap();
-    assert_eq!(again.due, 0);
+    assert_eq!(again.seen, 0);
     assert_eq!(vies.requests().len(), 2);
 }
 
@@ -159,7 +160,7 @@ async fn a_transient_fault_never_unverifies_and_backs_off() {
         .await
         .unwrap();
     assert_eq!(
-        (report.due, report.unavailable, report.status_changed),
+        (report.seen, report.unavailable, report.status_changed),
         (1, 1, 1)
     );
     let org = send(
@@ -191,7 +192,7 @@ async fn a_transient_fault_never_unverifies_and_backs_off() {
     let report = vat_revalidation::run(&env.app, later, far_future())
         .await
         .unwrap();
-    assert_eq!((report.due, report.status_changed), (1, 0));
+    assert_eq!((report.seen, report.status_changed), (1, 0));
     let next = profile(&env, &slug).await["gsi1sk"].as_s().unwrap().clone();
     let wait = chrono::DateTime::parse_from_rfc3339(&next)
         .unwrap()
@@ -276,8 +277,9 @@ async fn a_run_stops_at_its_deadline_and_leaves_the_rest_due() {
         .await
         .unwrap();
     assert_eq!(
-        (report.due, report.checked, report.left_for_next_run),
-        (1, 0, 1)
+        (report.seen, report.checked, report.stopped_at_deadline),
+        (0, 0, true),
+        "nothing is read after the deadline"
     );
     assert!(vies.requests().is_empty());
     assert_eq!(
@@ -310,5 +312,136 @@ async fn the_function_runs_from_the_schedule_event_fixture() {
         ::vat_revalidation::handle(&env.app, lambda_runtime::LambdaEvent::new(payload, context))
             .await
             .unwrap();
-    assert_eq!((report.due, report.checked), (1, 1));
+    assert_eq!((report.seen, report.checked), (1, 1));
+}
+
+/// `count` organisations with a VAT number (NL, DE and BE in turn), the `i`th due `count - i`
+/// minutes ago: the most overdue first.
+async fn seed_due(env: &TestEnv, prefix: &str, count: usize) -> Vec<Slug> {
+    let now = chrono::Utc::now();
+    let numbers = ["NL004495445B01", "DE136695976", "BE0403170701"];
+    seed_vat_schedule(env, prefix, &numbers, count, |i| {
+        now - chrono::Duration::minutes((count - i) as i64)
+    })
+    .await
+}
+
+async fn verified(env: &TestEnv, slug: &Slug) -> bool {
+    let organisation = env.store().organisation(slug).await.unwrap().unwrap();
+    organisation.verification.vat_status == Some(VatStatus::Verified)
+}
+
+#[tokio::test]
+async fn the_index_is_read_a_page_per_shard_most_overdue_first() {
+    let env = TestEnv::new().await;
+    let slugs = seed_due(&env, "paged", 30).await;
+    // Held at most 4 read and not taken, or one per shard (8) if that is more.
+    let mut due = env.store().vat_checks_due(chrono::Utc::now(), 4);
+    let mut taken = Vec::new();
+    while let Some(organisation) = due.next().await.unwrap() {
+        assert!(
+            due.held() < 8,
+            "one page of one item per shard: {}",
+            due.held()
+        );
+        taken.push(organisation.slug);
+    }
+    assert_eq!(
+        taken, slugs,
+        "all of them, most overdue first, across the shards"
+    );
+    assert_eq!(due.read(), 30);
+    // Pages of one: every item is its own Query, so the shards' pages were merged.
+    let shards: std::collections::HashSet<u32> = slugs
+        .iter()
+        .map(shared::storage::keys::vat_check_shard)
+        .collect();
+    assert!(
+        shards.len() > 4,
+        "the copies fall into most shards: {shards:?}"
+    );
+}
+
+#[tokio::test]
+async fn more_due_than_a_chunk_are_all_checked_and_a_deadline_leaves_the_rest_due() {
+    let vies = FakeVies::start().await;
+    let env = TestEnv::new().await;
+    let slugs = seed_due(&env, "chunked", 40).await;
+    let options = RunOptions { chunk: 4 };
+    // Bounded: 4 read ahead at most (one per shard: 8, if more) and 4 started.
+    let bound = options.chunk + options.chunk.max(8);
+    // The deadline leaves room for reading the first pages on this machine as loaded as it is
+    // now; each VIES answer takes longer than that, so the first 4 started are the last.
+    let span = {
+        let reading = Instant::now();
+        let mut due = env
+            .store()
+            .vat_checks_due(chrono::Utc::now(), options.chunk);
+        assert!(due.next().await.unwrap().is_some());
+        reading.elapsed() * 3 + Duration::from_secs(2)
+    };
+    let numbers = ["NL004495445B01", "DE136695976", "BE0403170701"];
+    for vat in numbers {
+        vies.answer(vat, Vies::Slow(span + Duration::from_secs(1)));
+    }
+    let env = env.with_vies(&vies, span + Duration::from_secs(30));
+
+    let first =
+        vat_revalidation::run_with(&env.app, chrono::Utc::now(), Instant::now() + span, options)
+            .await
+            .unwrap();
+    assert!(first.stopped_at_deadline, "{first:?}");
+    assert!(
+        (1..=options.chunk).contains(&first.checked),
+        "the first chunk before the deadline: {first:?}"
+    );
+    assert!(first.held_at_most <= bound, "{first:?}");
+    assert_eq!(first.checked, vies.requests().len());
+    assert_eq!(
+        first.seen,
+        first.checked + first.left_for_next_run,
+        "{first:?}"
+    );
+    let mut done = Vec::new();
+    for slug in &slugs {
+        done.push(verified(&env, slug).await);
+    }
+    assert_eq!(
+        done.iter().filter(|v| **v).count(),
+        first.checked,
+        "the others are still PENDING"
+    );
+    assert!(
+        done.iter().take(first.checked).all(|v| *v),
+        "the most overdue were started first: {done:?}"
+    );
+
+    // The next run takes the rest, chunk after chunk (VIES answers at once now).
+    for vat in numbers {
+        vies.answer(
+            vat,
+            Vies::Valid {
+                name: "ACME",
+                address: "HERE",
+            },
+        );
+    }
+    let second = vat_revalidation::run_with(&env.app, chrono::Utc::now(), far_future(), options)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.seen, second.checked, second.left_for_next_run),
+        (40 - first.checked, 40 - first.checked, 0),
+        "{second:?}"
+    );
+    assert!(!second.stopped_at_deadline);
+    assert!(second.held_at_most <= bound, "{second:?}");
+    assert_eq!(vies.requests().len(), 40, "each asked once");
+    for slug in &slugs {
+        assert!(verified(&env, slug).await, "{slug:?}");
+    }
+    let third = vat_revalidation::run_with(&env.app, chrono::Utc::now(), far_future(), options)
+        .await
+        .unwrap();
+    assert_eq!((third.seen, third.checked), (0, 0));
 }

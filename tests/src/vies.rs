@@ -178,3 +178,71 @@ fn respond(request: &Value, answer: Vies) -> FakeResponse {
         }
     }
 }
+
+/// Writes `count` copies of a fresh organisation straight into `env`'s table, for the VAT
+/// re-validation job: the `i`th with VAT number `numbers[i % len]`, slug `<prefix>-<i>`, and its
+/// check due at `due(i)`. The organisation they are copied from (created through the API) is
+/// taken off the schedule. Written 1,000 at a time; returns the copies' slugs.
+pub async fn seed_vat_schedule(
+    env: &crate::TestEnv,
+    prefix: &str,
+    numbers: &[&str],
+    count: usize,
+    due: impl Fn(usize) -> chrono::DateTime<chrono::Utc>,
+) -> Vec<shared::domain::Slug> {
+    use shared::domain::Slug;
+    let admin = crate::TestUser::new(prefix);
+    let created = crate::send(
+        &env.app,
+        crate::ApiRequest::post("/api/v1/organisations")
+            .by(&admin)
+            .json(json!({
+                "organisationName": format!("{prefix} original"),
+                "organisationType": "BUSINESS",
+                "contactEmail": "ops@example.com",
+                "vatNumber": numbers.first().copied().unwrap_or("NL004495445B01"),
+                "acceptedAgreements": [{"agreementSlug": "terms-of-service"},
+                                       {"agreementSlug": "privacy-policy"}]
+            })),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let original =
+        Slug::parse(created.body["slug"]["slugValue"].as_str().expect("a slug")).expect("a slug");
+    env.store()
+        .client()
+        .update_item()
+        .table_name(&env.table)
+        .set_key(Some(
+            shared::storage::keys::Key::profile(&original).into_item(),
+        ))
+        .update_expression("REMOVE gsi1pk, gsi1sk")
+        .send()
+        .await
+        .expect("take the original off the schedule");
+    let mut template = env
+        .store()
+        .organisation(&original)
+        .await
+        .expect("read")
+        .expect("the profile");
+    template.vat_next_check_at = None;
+    let mut slugs = Vec::with_capacity(count);
+    for start in (0..count).step_by(1000) {
+        let copies: Vec<_> = (start..count.min(start + 1000))
+            .map(|i| {
+                let mut copy = template.clone();
+                copy.slug = Slug::parse(&format!("{prefix}-{i}")).expect("a slug");
+                copy.vat_code = numbers.get(i % numbers.len().max(1)).map(|n| n.to_string());
+                copy.vat_next_check_at = Some(due(i));
+                copy
+            })
+            .collect();
+        env.store()
+            .seed_all(&copies, &original)
+            .await
+            .expect("seed");
+        slugs.extend(copies.into_iter().map(|c| c.slug));
+    }
+    slugs
+}

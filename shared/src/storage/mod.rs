@@ -16,6 +16,7 @@ pub mod members;
 pub mod organisations;
 pub mod retry;
 pub mod schema;
+pub mod vat_schedule;
 pub mod write;
 
 use std::collections::HashMap;

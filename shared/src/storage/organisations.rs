@@ -1,13 +1,12 @@
 //! Reads of an organisation and of the records beside it; the partition sweep after a delete;
-//! the VAT schedule's index. Keys and access patterns: [`super::keys`].
+//! the VAT schedule's index: [`super::vat_schedule`]. Keys and access patterns: [`super::keys`].
 
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::entities::{entity_type, from_item, Entity, MemberBySubject, ResourceEntry};
 use super::keys::{self, Key};
-use super::{s, schema, Item, Store, StoreError};
+use super::{Item, Store, StoreError};
 use crate::domain::access::{Reads, Snapshot};
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::member::Member;
@@ -249,31 +248,6 @@ impl Store {
             .await
             .map_err(super::sdk)?;
         Ok(())
-    }
-
-    /// Every organisation whose VAT check is due at `now`: one Query per shard of the sparse
-    /// index (never a table scan). The copies are the index's, possibly stale.
-    pub async fn vat_checks_due(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Organisation>, StoreError> {
-        let mut due = Vec::new();
-        for shard in 0..keys::VAT_CHECK_SHARDS {
-            let query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(schema::GSI1.name)
-                .key_condition_expression("#queue = :queue AND #due <= :now")
-                .expression_attribute_names("#queue", schema::GSI1.partition_key)
-                .expression_attribute_names("#due", schema::GSI1.sort_key)
-                .expression_attribute_values(":queue", s(keys::vat_check_queue(shard)))
-                .expression_attribute_values(":now", s(keys::vat_check_due(now)));
-            for item in self.query_all(query).await? {
-                due.push(from_item(item)?);
-            }
-        }
-        Ok(due)
     }
 
     /// Writes `entity` as it is, with no condition: for seeding tests and benchmarks, never for
