@@ -72,7 +72,7 @@ impl App {
     pub async fn from_env() -> Result<Self, ConfigError> {
         refuse_local_verifier_in_lambda(|name| std::env::var(name).ok())?;
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let config = crate::aws::sdk_config();
         let store = Store::from_config(&config, table);
         let local_jwt = std::env::var("LOCAL_JWT_SECRET")
             .ok()
@@ -170,17 +170,23 @@ pub fn json_logs<W>(filter: &str, writer: W) -> impl tracing::Subscriber + Send 
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
+    use tracing_subscriber::layer::SubscriberExt;
+    // Targets (`info`, `warn,shared=debug`), not EnvFilter: EnvFilter's span and field
+    // directives bring a regex engine into every binary (docs/benchmarks.md). A filter that
+    // does not parse means `info`.
+    let targets = filter
+        .parse::<tracing_subscriber::filter::Targets>()
+        .unwrap_or_else(|_| {
+            tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+        });
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(filter)
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_writer(writer)
         .finish()
+        .with(targets)
 }
 
 /// The filter directive from Lambda's level (which wins) or `RUST_LOG`.

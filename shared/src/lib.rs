@@ -7,6 +7,7 @@
 //! - [`error`]: errors; [`http`]: reading requests, rendering responses and errors;
 //! - [`auth`]: who the caller is; [`access`]: authenticate and authorise an organisation request;
 //! - [`mail`], [`vies`]: the outside services; [`app`]: what a function builds at cold start;
+//! - [`aws`]: the AWS SDK's configuration, from the environment;
 //! - [`api`]: endpoint handlers; [`routes`]: the route table of the whole API;
 //! - [`events`], [`vat_revalidation`]: the functions that are not HTTP;
 //! - [`publisher`]: the outbound events, published from the table's stream (docs/events.md);
@@ -16,6 +17,7 @@ pub mod access;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod aws;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -44,6 +46,7 @@ mod layers {
     /// EMF lines) imports nothing of the crate, so any layer but the pure domain may use it.
     const ALLOWED: &[(&str, &[&str])] = &[
         ("domain", &[]),
+        ("aws", &[]),
         ("metrics", &[]),
         ("storage", &["domain", "metrics"]),
         ("mail", &["domain", "metrics"]),
@@ -56,7 +59,7 @@ mod layers {
         (
             "app",
             &[
-                "domain", "storage", "auth", "mail", "vies", "http", "routes", "metrics",
+                "domain", "storage", "auth", "mail", "vies", "http", "routes", "metrics", "aws",
             ],
         ),
         (
@@ -65,7 +68,7 @@ mod layers {
         ),
         ("events", &["domain", "storage", "metrics"]),
         ("vat_revalidation", &["domain", "storage", "app"]),
-        ("publisher", &["domain", "storage", "metrics"]),
+        ("publisher", &["domain", "storage", "metrics", "aws"]),
         (
             "api",
             &[

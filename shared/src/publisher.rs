@@ -186,7 +186,7 @@ impl Publisher {
         let sink = match (var("EVENTS_OUTBOX_DIR"), var("EVENT_BUS_NAME")) {
             (Some(dir), _) => Sink::Outbox { dir: dir.into() },
             (None, Some(bus)) => {
-                let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let config = crate::aws::sdk_config();
                 Sink::EventBridge {
                     client: aws_sdk_eventbridge::Client::new(&config),
                     bus,

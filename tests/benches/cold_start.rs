@@ -2,14 +2,19 @@
 //! time from exec to the first `GET /runtime/invocation/next` (ready: tracing, configuration and
 //! the SDK clients built), and to the first response, with the process's peak memory.
 //!
-//! The floor is measured in the same run: `hello-lambda` (devtools), a hello-world
+//! The floor is measured in the same run: `hello-lambda` (tests/floor), a hello-world
 //! `lambda_runtime` function built with the same release profile. Runs are interleaved (one start
 //! of every binary per round), so that the machine's load falls on all of them alike, and each
 //! function's ready time is reported as a ratio to the floor's.
 //!
 //! `scripts/cold-start.sh` builds the release binaries (size-optimised, as deployed; x86_64 here,
-//! arm64 in AWS) and runs this. The arm64 size is that of `target/lambda/<function>/bootstrap`
-//! when `make package` has built it.
+//! arm64 in AWS) and runs this. The binaries are read from `$CARGO_TARGET_DIR/release` (default
+//! `target/release`); every function of `functions/` found there is started. The arm64 size is
+//! that of `<target dir>/lambda/<function>/bootstrap` when `make package` has built it.
+//!
+//! `COLD_START_SETS=before=/some/dir,after=/other/dir` compares sets of binaries (each with its
+//! own `hello-lambda`, built with that set's profile) in one run, interleaved; each set's ready
+//! times are given as a ratio to its own floor.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -21,7 +26,7 @@ use api_tests::ApiRequest;
 
 const RUNS: usize = 15;
 
-/// The floor: a hello-world `lambda_runtime` binary (devtools/src/bin/hello-lambda.rs).
+/// The floor: a hello-world `lambda_runtime` binary (tests/floor).
 const FLOOR: &str = "hello-lambda";
 
 #[derive(Default)]
@@ -33,7 +38,9 @@ struct Timeline {
 fn event_for(function: &str) -> String {
     match function {
         // A scheduled run: it fails at once on an unreachable DynamoDB, which is a response too.
-        "vat-revalidation" | "platform-events" | FLOOR => "{}".to_owned(),
+        "vat-revalidation" | "platform-events" | "event-publisher" | "purge-sweeper" | FLOOR => {
+            "{}".to_owned()
+        }
         // No token: the function answers 401 without touching DynamoDB.
         _ => ApiRequest::get("/api/v1/organisations/acme-cloud")
             .event()
@@ -100,6 +107,7 @@ async fn one_run(binary: &PathBuf, function: &str) -> Option<(Duration, Duration
         .env("AWS_SECRET_ACCESS_KEY", "start")
         .env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")
         .env("TABLE_NAME", "cold-start")
+        .env("EVENT_BUS_NAME", "cold-start")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -146,34 +154,81 @@ struct Samples {
     peak_kib: u64,
 }
 
+/// The binaries of one set: a label, its directory, the arm64 directory (`lambda/`), and the
+/// names found there, the floor first.
+struct Set {
+    label: String,
+    dir: PathBuf,
+    arm64: PathBuf,
+    names: Vec<String>,
+}
+
+fn sets() -> Vec<Set> {
+    let root = api_tests::dynamodb::repo_root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), |dir| root.join(dir));
+    let mut functions: Vec<String> = std::fs::read_dir(root.join("functions"))
+        .map(|entries| {
+            entries
+                .filter_map(|e| Some(e.ok()?.file_name().to_str()?.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    functions.sort();
+    let wanted: Vec<(String, PathBuf)> = match std::env::var("COLD_START_SETS") {
+        Ok(spec) if !spec.is_empty() => spec
+            .split(',')
+            .filter_map(|s| s.split_once('='))
+            .map(|(label, dir)| (label.to_owned(), root.join(dir)))
+            .collect(),
+        _ => vec![(String::new(), target.join("release"))],
+    };
+    wanted
+        .into_iter()
+        .map(|(label, dir)| {
+            let names = std::iter::once(FLOOR.to_owned())
+                .chain(functions.iter().cloned())
+                .filter(|name| dir.join(name).is_file())
+                .collect();
+            let arm64 = match label.as_str() {
+                "" => target.join("lambda"),
+                _ => dir.join("lambda"),
+            };
+            Set {
+                label,
+                dir,
+                arm64,
+                names,
+            }
+        })
+        .collect()
+}
+
 #[tokio::main]
 async fn main() {
-    let root = api_tests::dynamodb::repo_root();
-    let release = root.join("target/release");
-    let binaries: Vec<&str> = [
-        FLOOR,
-        "organisations",
-        "members",
-        "activity",
-        "validation",
-        "resources",
-        "vat-revalidation",
-        "platform-events",
-    ]
-    .into_iter()
-    .filter(|name| release.join(name).is_file())
-    .collect();
-    if binaries.first() != Some(&FLOOR) {
-        println!("target/release/{FLOOR} is missing: scripts/cold-start.sh builds it");
+    let sets = sets();
+    if let Some(set) = sets
+        .iter()
+        .find(|s| s.names.first().map(String::as_str) != Some(FLOOR))
+    {
+        println!(
+            "{}/{FLOOR} is missing: scripts/cold-start.sh builds it",
+            set.dir.display()
+        );
         return;
     }
-    let mut samples: Vec<Samples> = binaries.iter().map(|_| Samples::default()).collect();
+    let mut samples: Vec<Vec<Samples>> = sets
+        .iter()
+        .map(|set| set.names.iter().map(|_| Samples::default()).collect())
+        .collect();
     for _ in 0..RUNS {
-        for (name, s) in binaries.iter().zip(samples.iter_mut()) {
-            if let Some((r, first, kib)) = one_run(&release.join(name), name).await {
-                s.ready.push(r);
-                s.responded.push(first);
-                s.peak_kib = s.peak_kib.max(kib);
+        for (set, samples) in sets.iter().zip(samples.iter_mut()) {
+            for (name, s) in set.names.iter().zip(samples.iter_mut()) {
+                if let Some((r, first, kib)) = one_run(&set.dir.join(name), name).await {
+                    s.ready.push(r);
+                    s.responded.push(first);
+                    s.peak_kib = s.peak_kib.max(kib);
+                }
             }
         }
     }
@@ -183,22 +238,28 @@ async fn main() {
     println!(
         "|----------|--------------------|-------------------|--------------------|----------|----------------|-------------|"
     );
-    let floor = median(samples[0].ready.clone());
-    for (name, s) in binaries.iter().zip(samples) {
-        let x86 = std::fs::metadata(release.join(name)).map_or(0, |m| m.len());
-        let arm = std::fs::metadata(root.join("target/lambda").join(name).join("bootstrap"))
-            .map_or("-".to_owned(), |m| mib(m.len()));
-        if s.ready.is_empty() {
-            println!("| {name} | {} | {arm} | did not start | | | |", mib(x86));
-            continue;
+    for (set, samples) in sets.iter().zip(samples) {
+        let floor = median(samples[0].ready.clone());
+        for (name, s) in set.names.iter().zip(samples) {
+            let label = match set.label.as_str() {
+                "" => name.clone(),
+                label => format!("{name} ({label})"),
+            };
+            let x86 = std::fs::metadata(set.dir.join(name)).map_or(0, |m| m.len());
+            let arm = std::fs::metadata(set.arm64.join(name).join("bootstrap"))
+                .map_or("-".to_owned(), |m| mib(m.len()));
+            if s.ready.is_empty() {
+                println!("| {label} | {} | {arm} | did not start | | | |", mib(x86));
+                continue;
+            }
+            let ready = median(s.ready);
+            println!(
+                "| {label} | {} | {arm} | {ready:.1?} | {:.2}x | {:.1?} | {:.1} MiB |",
+                mib(x86),
+                ready.as_secs_f64() / floor.as_secs_f64(),
+                median(s.responded),
+                s.peak_kib as f64 / 1024.0
+            );
         }
-        let ready = median(s.ready);
-        println!(
-            "| {name} | {} | {arm} | {ready:.1?} | {:.2}x | {:.1?} | {:.1} MiB |",
-            mib(x86),
-            ready.as_secs_f64() / floor.as_secs_f64(),
-            median(s.responded),
-            s.peak_kib as f64 / 1024.0
-        );
     }
 }

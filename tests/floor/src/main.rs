@@ -1,4 +1,4 @@
-//! The floor of `make cold-start`: a hello-world `lambda_runtime` function, built with the same
+//! hello-lambda, the floor of `make cold-start`: a hello-world `lambda_runtime` function, built with the same
 //! release profile as the functions and started by the same bench (`tests/benches/cold_start.rs`).
 //! Each function's start-up is reported as a ratio to this one's: what the runtime, tokio and the
 //! process cost by themselves, without tracing, configuration or an SDK client.
