@@ -392,7 +392,11 @@ async fn members_are_paged_like_spring() {
     }
     env.round_trips.reset();
     let first = list(&env, &org, "?size=3").await;
-    assert_eq!(env.round_trips.get(), 1, "a member list is one Query");
+    assert_eq!(
+        env.round_trips.get(),
+        2,
+        "a member list is one Query, and a GetItem of the profile sent with it"
+    );
     assert_eq!(first.status, 200);
     let body = &first.body;
     assert_eq!(body["content"].as_array().unwrap().len(), 3);

@@ -35,8 +35,14 @@ pub async fn list(
     let slug = params.slug()?;
     let page = PageRequest::from_query(request, 50, (MemberSort::JoinedAt, Direction::Asc))?;
     let caller = access::caller(app, request)?;
-    // One Query serves both the authorisation (the caller is among the members) and the page.
-    let mut members = app.store.members(&slug).await?;
+    // One Query serves both the authorisation (the caller is among the members) and the page,
+    // of an organisation that exists (a deleted one's partition may still hold its members
+    // until the sweep removes them: its former members get 404 below).
+    let mut members = app
+        .store
+        .members_of_existing(&slug)
+        .await?
+        .unwrap_or_default();
     let is_member = members
         .iter()
         .any(|m| m.subject.as_ref() == Some(&caller.subject));

@@ -30,6 +30,18 @@ impl Store {
             .collect()
     }
 
+    /// [`Store::members`] of an organisation that exists: `None` when it has no profile (it was
+    /// deleted, and its partition may still hold members until the sweep has removed them). The
+    /// Query and a GetItem of the profile, sent at once: one round trip's time.
+    pub async fn members_of_existing(
+        &self,
+        slug: &Slug,
+    ) -> Result<Option<Vec<Member>>, StoreError> {
+        let (members, profile) =
+            futures_util::try_join!(self.members(slug), self.get(Key::profile(slug)))?;
+        Ok(profile.is_some().then_some(members))
+    }
+
     pub async fn member(&self, slug: &Slug, identity: Uuid) -> Result<Option<Member>, StoreError> {
         self.get(Key::member(slug, identity))
             .await?
