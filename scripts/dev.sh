@@ -37,5 +37,16 @@ cargo build -q -p devtools --bin stream-pump
 "$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/stream-pump" \
   --parent $$ &
 
+# The purge sweeper's schedule (EventBridge Scheduler in AWS): every PURGE_SWEEP_INTERVAL seconds
+# it finishes the partition sweeps that a DELETE left unfinished (shared/src/storage/sweep.rs).
+# The loop ends with this script.
+export PURGE_SWEEP_INTERVAL=${PURGE_SWEEP_INTERVAL:-300}
+(
+  while sleep "$PURGE_SWEEP_INTERVAL" && kill -0 $$ 2>/dev/null; do
+    PATH="$root/.cache/venv/bin:$PATH" cargo lambda invoke -A 127.0.0.1 -P "$PORT" purge-sweeper \
+      --data-file tests/events/purge-sweeper-schedule.json >/dev/null 2>&1 || true
+  done
+) &
+
 echo "API on http://127.0.0.1:$PORT (token: LOCAL_JWT_SECRET=$LOCAL_JWT_SECRET cargo run -q -p devtools --bin dev-token)" >&2
 scripts/watch.sh

@@ -5,6 +5,7 @@ mod activity;
 mod authorisation;
 mod contract;
 mod conveniences;
+mod deletion_sweep;
 mod event_publisher;
 mod fixtures;
 mod members;

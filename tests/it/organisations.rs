@@ -823,7 +823,10 @@ async fn a_slug_is_not_reused_while_its_partition_is_being_swept() {
     let admin = TestUser::new("sweeper");
     env.store()
         .seed(
-            &shared::storage::entities::PurgeMarker {},
+            &shared::storage::entities::PurgeMarker {
+                slug: Slug::parse("sweeping").unwrap(),
+                deleted_at: chrono::Utc::now(),
+            },
             &Slug::parse("sweeping").unwrap(),
         )
         .await

@@ -27,16 +27,10 @@ pub struct TransactionConflicts {
 
 impl TransactionConflicts {
     pub async fn start(count: usize) -> Self {
-        let address = serve(|_| {
-            let mut response = FakeResponse::json(400, CONFLICT_BODY);
-            response.content_type = "application/x-amz-json-1.0";
-            response
-        })
-        .await;
         Self {
             remaining: Arc::new(AtomicUsize::new(count)),
             served: Arc::new(AtomicUsize::new(0)),
-            address,
+            address: error_server(400, CONFLICT_BODY).await,
         }
     }
 
@@ -62,22 +56,118 @@ impl Intercept for TransactionConflicts {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let request = context.request_mut();
-        let is_transaction = request
-            .headers()
-            .get("x-amz-target")
-            .is_some_and(|t| t.ends_with("TransactWriteItems"));
-        if !is_transaction {
-            return Ok(());
+        divert(context, "TransactWriteItems", &self.address, || {
+            let take = self
+                .remaining
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            if take.is_ok() {
+                self.served.fetch_add(1, Ordering::SeqCst);
+            }
+            take.is_ok()
+        })
+    }
+}
+
+/// A loopback server that answers every request as DynamoDB answers an error: `status`, `body`.
+async fn error_server(status: u16, body: &'static str) -> String {
+    serve(move |_| {
+        let mut response = FakeResponse::json(status, body);
+        response.content_type = "application/x-amz-json-1.0";
+        response
+    })
+    .await
+}
+
+/// Sends the request to the fault server at `address` when it calls DynamoDB's `operation` (its
+/// `x-amz-target`) and `fail` says so; else it goes on to DynamoDB Local.
+fn divert(
+    context: &mut BeforeTransmitInterceptorContextMut<'_>,
+    operation: &str,
+    address: &str,
+    fail: impl FnOnce() -> bool,
+) -> Result<(), BoxError> {
+    let request = context.request_mut();
+    let calls = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|target| target.rsplit('.').next())
+        == Some(operation);
+    if calls && fail() {
+        request.set_uri(format!("{address}/").as_str())?;
+    }
+    Ok(())
+}
+
+/// What DynamoDB answers when it fails a request on its side (HTTP 500; the SDK retries it, up to
+/// its attempts, then gives up).
+const INTERNAL_ERROR_BODY: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"Internal server error"}"#;
+
+/// Lets the first `pass` requests of one DynamoDB operation (e.g. `BatchWriteItem`) through to
+/// DynamoDB Local, then sends every further one (each retry too) to a server that answers
+/// `InternalServerError`, until [`FailAfter::disarm`]: a dependency that fails in the middle of
+/// a job.
+#[derive(Debug, Clone)]
+pub struct FailAfter {
+    operation: &'static str,
+    passes_left: Arc<AtomicUsize>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    failed: Arc<AtomicUsize>,
+    address: String,
+}
+
+impl FailAfter {
+    pub async fn start(operation: &'static str, pass: usize) -> Self {
+        Self {
+            operation,
+            passes_left: Arc::new(AtomicUsize::new(pass)),
+            armed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
+            failed: Arc::new(AtomicUsize::new(0)),
+            address: error_server(500, INTERNAL_ERROR_BODY).await,
         }
-        let take = self
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        if take.is_ok() {
-            self.served.fetch_add(1, Ordering::SeqCst);
-            let uri = format!("{}/", self.address);
-            request.set_uri(uri.as_str())?;
-        }
-        Ok(())
+    }
+
+    /// Lets every request through from now on.
+    pub fn disarm(&self) {
+        self.armed.store(false, Ordering::SeqCst);
+    }
+
+    /// How many requests were failed so far.
+    pub fn failed(&self) -> usize {
+        self.failed.load(Ordering::SeqCst)
+    }
+
+    /// `client` with this fault in its requests' path.
+    pub fn client(&self, client: &aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+}
+
+impl Intercept for FailAfter {
+    fn name(&self) -> &'static str {
+        "FailAfter"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        divert(context, self.operation, &self.address, || {
+            let passed = self
+                .passes_left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+            let fail = self.armed.load(Ordering::SeqCst) && passed.is_err();
+            if fail {
+                self.failed.fetch_add(1, Ordering::SeqCst);
+            }
+            fail
+        })
     }
 }

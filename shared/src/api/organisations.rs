@@ -2,6 +2,8 @@
 //! `DELETE /organisations/{organisationIdentity}` (the same path position, holding the
 //! organisation's identity).
 
+use std::time::{Duration, Instant};
+
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
@@ -26,8 +28,13 @@ use crate::http::{
     read_body, with_entity_tag,
 };
 use crate::routes::PathParams;
+use crate::storage::sweep::Budget;
 use crate::storage::StoreError;
 use http::StatusCode;
+
+/// What a DELETE sweeps of its partition before it answers; the purge sweeper does the rest.
+const INLINE_SWEEP_ITEMS: u64 = 5_000;
+const INLINE_SWEEP_TIME: Duration = Duration::from_secs(2);
 
 /// How an organisation comes to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,11 +274,21 @@ pub async fn delete(
         })
         .await?;
     tracing::info!(%slug, %identity, by = %caller.subject, "organisation deleted");
-    // The deletion has committed: readers see no organisation any more. A sweep that fails
-    // half-way leaves the PURGE marker, which keeps the slug reserved; running the sweep again
-    // finishes it. The caller's DELETE has succeeded either way.
-    if let Err(error) = app.store.sweep_partition(&slug).await {
-        tracing::error!(%error, %slug, "sweeping a deleted organisation's partition failed; its PURGE marker stays");
+    // The deletion has committed: readers see no organisation any more. The partition is swept
+    // here within a small budget (most organisations fit in it); what is left, or what a failed
+    // sweep leaves, the scheduled purge sweeper finishes. The PURGE marker keeps the slug
+    // reserved until then. The caller's DELETE has succeeded either way.
+    let mut budget = Budget::new(INLINE_SWEEP_ITEMS, Instant::now() + INLINE_SWEEP_TIME);
+    match app.store.sweep_partition(&slug, &mut budget).await {
+        Ok(swept) if swept.finished => {
+            tracing::info!(%slug, deleted = swept.deleted, "partition swept");
+        }
+        Ok(swept) => {
+            tracing::info!(%slug, deleted = swept.deleted, "partition swept in part; the purge sweeper finishes it");
+        }
+        Err(error) => {
+            tracing::warn!(%error, %slug, "sweeping a deleted organisation's partition failed; the purge sweeper finishes it");
+        }
     }
     Ok(no_content())
 }

@@ -47,8 +47,11 @@ pub enum Record {
     Registration(Registration),
     Deletion(DeletionRecord),
     EmailCode(EmailCode),
-    /// The partition is being swept after a delete: its slug stays reserved.
-    PurgeMarker,
+    /// The partition is being swept after a delete (which happened at `deleted_at`): its slug
+    /// stays reserved until the sweep has emptied it.
+    PurgeMarker {
+        deleted_at: chrono::DateTime<chrono::Utc>,
+    },
     CreationLog(CreationLog),
     MailLog(MailLog),
     Idempotency(IdempotencyRecord),

@@ -407,7 +407,7 @@ pub fn delete_organisation(
         writes: vec![
             Write::check(RecordKey::Ledger, Expect::LedgerClear),
             Write::remove(RecordKey::OrganisationIdentity(identity), Expect::Anything),
-            Write::put(Record::PurgeMarker, Expect::Anything),
+            Write::put(Record::PurgeMarker { deleted_at: now }, Expect::Anything),
             Write::put(Record::Deletion(record), Expect::Anything),
         ],
         ledger: None,

@@ -3,8 +3,9 @@
 //! tells item types apart when they are read back. The table of keys and access patterns is in
 //! [`super::keys`].
 
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::keys::{self, Key};
 use super::{AttributeValue, Item, StoreError};
@@ -218,14 +219,25 @@ impl Entity for ResourceEntry<'_> {
     }
 }
 
-/// The partition is being swept after a delete.
-#[derive(Debug, Serialize)]
-pub struct PurgeMarker {}
+/// The partition is being swept after a delete: the slug stays reserved while it exists. It is
+/// also in `gsi1` under [`keys::PURGE_QUEUE`], sorted by the deletion's time, so that the
+/// sweeper finds every partition left to sweep (`super::sweep`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeMarker {
+    pub slug: Slug,
+    pub deleted_at: DateTime<Utc>,
+}
 
 impl Entity for PurgeMarker {
     const TYPE: &'static str = "purge";
-    fn key(&self, organisation: &Slug) -> Key {
-        Key::purge(organisation)
+    fn key(&self, _: &Slug) -> Key {
+        Key::purge(&self.slug)
+    }
+    fn index_key(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::PURGE_QUEUE.to_owned(),
+            sk: keys::purge_since(self.deleted_at),
+        })
     }
 }
 
@@ -397,8 +409,27 @@ mod tests {
 
     #[test]
     fn every_item_carries_its_keys_and_type() {
-        let names = attributes(&PurgeMarker {});
-        assert_eq!(names, ["entity", "pk", "sk"]);
+        let marker = PurgeMarker {
+            slug: Slug::parse("gone").unwrap(),
+            deleted_at: chrono::Utc::now(),
+        };
+        let names = attributes(&marker);
+        assert_eq!(
+            names,
+            [
+                "deleted_at",
+                "entity",
+                "gsi1pk",
+                "gsi1sk",
+                "pk",
+                "sk",
+                "slug"
+            ]
+        );
+        let item = to_item(&marker, &Slug::parse("gone").unwrap()).unwrap();
+        assert_eq!(item["pk"], AttributeValue::S("ORG#gone".into()));
+        assert_eq!(item["gsi1pk"], AttributeValue::S(keys::PURGE_QUEUE.into()));
+        assert_eq!(from_item::<PurgeMarker>(item).unwrap(), marker);
     }
 
     #[test]

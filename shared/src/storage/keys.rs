@@ -18,7 +18,7 @@
 //! | monitoring tenant (`resource`)          | `ORG#<slug>`          | `TENANT#<id>`            | platform events           |
 //! | payment method (`resource`)             | `ORG#<slug>`          | `PAYMENT#<id>`           | platform events           |
 //! | quota overrides (`resource`)            | `ORG#<slug>`          | `QUOTAS`                 | platform events           |
-//! | purge in progress (`purge`)             | `ORG#<slug>`          | `PURGE`                  | DELETE                    |
+//! | purge in progress (`purge`)             | `ORG#<slug>`          | `PURGE`                  | DELETE; in `gsi1`         |
 //! | identity lookup (`organisation_identity`)| `ORGID#<uuid>`        | `ORGID`                  | create, DELETE            |
 //! | registration (`registration`)           | `USER#<sub>`          | `REGISTRATION`           | registration              |
 //! | deleted organisation (`deletion`)       | `DELETED#<uuid>`      | `DELETED`                | DELETE (TTL: 400 days)    |
@@ -30,6 +30,10 @@
 //! The profile also carries `gsi1pk` = `VATDUE#<shard>` and `gsi1sk` = the time its VAT number is
 //! next due for a VIES check (RFC 3339, UTC, seconds), while it has a VAT number: the sparse
 //! index the scheduled re-validation queries, shard by shard, for `gsi1sk <= now`.
+//!
+//! The `PURGE` marker carries `gsi1pk` = `PURGE` and `gsi1sk` = when the organisation was
+//! deleted: the sweeper finds the partitions left to sweep, oldest first, without a table scan
+//! (one index partition: deletions are rare, and each marker lives only until its sweep ends).
 //!
 //! Access patterns:
 //! - Authorise and read an organisation: BatchGet `PROFILE` + `MEMBERSUB#<sub>` (+ the caller's
@@ -44,6 +48,8 @@
 //! - Activity page: Query `ACTIVITY#` between two sequence numbers (see `activity`).
 //! - Verify an e-mail code: GetItem `EMAILCODE#<sha256(code)>` (the code itself is never stored).
 //! - VAT numbers due: Query `gsi1` per shard, `gsi1pk = VATDUE#<n> AND gsi1sk <= now`.
+//! - Partitions left to sweep: Query `gsi1`, `gsi1pk = PURGE` (oldest first); each partition
+//!   is then emptied in chunks (Query of keys, BatchWriteItem), its marker last (see `sweep`).
 //! - Compute information, quotas: the authorisation's BatchGet also reads `LEDGER` or
 //!   `QUOTAS`: one round trip.
 //! - Apply platform events: one BatchGet for a whole SQS batch reads every `PROFILE` and
@@ -184,6 +190,16 @@ pub fn vat_check_shard(slug: &Slug) -> u32 {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
     hash % VAT_CHECK_SHARDS
+}
+
+/// The `gsi1` partition of the `PURGE` markers: partitions of deleted organisations that are
+/// still to be swept.
+pub const PURGE_QUEUE: &str = "PURGE";
+
+/// Sort key of a `PURGE` marker in `gsi1`: when the organisation was deleted, sortable as text
+/// (RFC 3339, UTC, milliseconds).
+pub fn purge_since(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// Sort key of the VAT schedule: sortable as text.

@@ -16,6 +16,7 @@ pub mod members;
 pub mod organisations;
 pub mod retry;
 pub mod schema;
+pub mod sweep;
 pub mod vat_schedule;
 pub mod write;
 

@@ -1,11 +1,11 @@
-//! Reads of an organisation and of the records beside it; the partition sweep after a delete;
+//! Reads of an organisation and of the records beside it;
 //! the VAT schedule's index: [`super::vat_schedule`]. Keys and access patterns: [`super::keys`].
 
-use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+use aws_sdk_dynamodb::types::WriteRequest;
 use uuid::Uuid;
 
 use super::entities::{entity_type, from_item, Entity, MemberBySubject, ResourceEntry};
-use super::keys::{self, Key};
+use super::keys::Key;
 use super::{Item, Store, StoreError};
 use crate::domain::access::{Reads, Snapshot};
 use crate::domain::ledger::ResourceLedger;
@@ -209,45 +209,6 @@ impl Store {
             .await?
             .map(from_item)
             .transpose()
-    }
-
-    /// Deletes every item of a deleted organisation's partition, the `PURGE` marker last, so
-    /// that the slug stays reserved until nothing of the old organisation is left. Safe to run
-    /// again after an interruption.
-    pub async fn sweep_partition(&self, slug: &Slug) -> Result<(), StoreError> {
-        let purge = Key::purge(slug);
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", keys::partition(slug))
-            .projection_expression("#pk, #sk")
-            .consistent_read(true);
-        let deletes = self
-            .query_all(query)
-            .await?
-            .into_iter()
-            .filter(|item| Key::of(item).as_ref() != Some(&purge))
-            .map(|key| {
-                DeleteRequest::builder()
-                    .set_key(Some(key))
-                    .build()
-                    .map(|request| WriteRequest::builder().delete_request(request).build())
-                    .map_err(|_| StoreError::InvalidChange("delete request without a key"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.write_batch(deletes).await?;
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(purge.into_item()))
-            .send()
-            .await
-            .map_err(super::sdk)?;
-        Ok(())
     }
 
     /// Writes `entity` as it is, with no condition: for seeding tests and benchmarks, never for

@@ -406,7 +406,13 @@ fn record_item(record: &Record, slug: &Slug) -> Result<super::Item, StoreError> 
         Record::Registration(registration) => to_item(registration, slug),
         Record::Deletion(deletion) => to_item(deletion, slug),
         Record::EmailCode(code) => to_item(code, slug),
-        Record::PurgeMarker => to_item(&PurgeMarker {}, slug),
+        Record::PurgeMarker { deleted_at } => to_item(
+            &PurgeMarker {
+                slug: slug.clone(),
+                deleted_at: *deleted_at,
+            },
+            slug,
+        ),
         Record::CreationLog(log) => to_item(log, slug),
         Record::MailLog(log) => to_item(log, slug),
         Record::Idempotency(record) => to_item(record, slug),
