@@ -46,7 +46,9 @@ pub async fn dispatch(app: &App, request: lambda_http::Request) -> Reply {
     .find(|g| Router::for_group(*g).resolve(&request).is_ok());
     // As `shared::app::serve_http` runs a handler: in the invocation's span, its answer counted.
     let invocation = shared::app::Invocation::of(&request);
-    let response = invocation.answer(handle(app, group, request)).await;
+    // On the heap: a debug build's handler futures (the write path nests many) are large, and
+    // a test's runtime polls them on the test thread's stack (2 MiB).
+    let response = Box::pin(invocation.answer(handle(app, group, request))).await;
     Reply::from_response(response)
 }
 
