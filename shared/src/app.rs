@@ -34,6 +34,8 @@ pub enum ConfigError {
     LocalJwtSecret(#[from] jsonwebtoken::errors::Error),
     #[error("{0} is not valid: {1}")]
     Invalid(&'static str, String),
+    #[error(transparent)]
+    TrustStore(#[from] crate::aws::TrustStoreError),
 }
 
 impl App {
@@ -72,7 +74,7 @@ impl App {
     pub async fn from_env() -> Result<Self, ConfigError> {
         refuse_local_verifier_in_lambda(|name| std::env::var(name).ok())?;
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
-        let config = crate::aws::sdk_config();
+        let config = crate::aws::sdk_config()?;
         let store = Store::from_config(&config, table);
         let local_jwt = std::env::var("LOCAL_JWT_SECRET")
             .ok()

@@ -145,6 +145,8 @@ pub enum Sink {
 pub enum ConfigError {
     #[error("EVENT_BUS_NAME must be set (or EVENTS_OUTBOX_DIR, locally)")]
     MissingBus,
+    #[error(transparent)]
+    TrustStore(#[from] crate::aws::TrustStoreError),
 }
 
 /// What the function builds once: where to publish, and as which `source`.
@@ -186,7 +188,7 @@ impl Publisher {
         let sink = match (var("EVENTS_OUTBOX_DIR"), var("EVENT_BUS_NAME")) {
             (Some(dir), _) => Sink::Outbox { dir: dir.into() },
             (None, Some(bus)) => {
-                let config = crate::aws::sdk_config();
+                let config = crate::aws::sdk_config()?;
                 Sink::EventBridge {
                     client: aws_sdk_eventbridge::Client::new(&config),
                     bus,
