@@ -265,7 +265,7 @@ mod tests {
 
     /// A TLS server on 127.0.0.1 whose certificate (for `localhost`) a test CA signed
     /// (tests/fixtures/tls; the CA's key was not kept). It answers every request with an empty
-    /// ListTables result.
+    /// ListEventBuses result.
     async fn tls_server() -> u16 {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
@@ -298,9 +298,9 @@ mod tests {
                     let read = tls.read(&mut buffer).await.unwrap();
                     request.extend_from_slice(&buffer[..read]);
                 }
-                let body = br#"{"TableNames":[]}"#;
+                let body = br#"{"EventBuses":[]}"#;
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.0\r\n\
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\n\
                      content-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
                 );
@@ -312,7 +312,9 @@ mod tests {
         port
     }
 
-    async fn list_tables(port: u16, ca_bundle: Option<&str>) -> Result<(), String> {
+    /// An EventBridge call (any SDK client would do; the DynamoDB SDK is named only in
+    /// `storage/`, lib.rs's `layers` test).
+    async fn list_event_buses(port: u16, ca_bundle: Option<&str>) -> Result<(), String> {
         let ca_bundle = ca_bundle.map(str::to_owned);
         let config = sdk_config_from(move |name| match name {
             "AWS_REGION" => Some("eu-west-1".to_owned()),
@@ -321,8 +323,8 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        let client = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config)
+        let client = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&config)
                 .credentials_provider(aws_credential_types::Credentials::new(
                     "akid", "secret", None, None, "test",
                 ))
@@ -330,19 +332,19 @@ mod tests {
                 .build(),
         );
         client
-            .list_tables()
+            .list_event_buses()
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("{:?}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+            .map_err(|e| format!("{:?}", aws_sdk_eventbridge::error::DisplayErrorContext(e)))
     }
 
     #[tokio::test]
     async fn the_clients_trust_amazon_trust_services_only_unless_aws_ca_bundle_says_otherwise() {
         let port = tls_server().await;
-        let refused = list_tables(port, None).await.unwrap_err();
+        let refused = list_event_buses(port, None).await.unwrap_err();
         assert!(refused.contains("UnknownIssuer"), "{refused}");
         let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
-        list_tables(port, Some(ca)).await.unwrap();
+        list_event_buses(port, Some(ca)).await.unwrap();
     }
 }
