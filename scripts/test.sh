@@ -16,6 +16,16 @@ trap 'scripts/dynamodb-local.sh stop "$port"' EXIT
 
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 cargo test --workspace --locked "$@"
+scripts/dynamodb-local.sh stop "$port"
+
+# The sweep of a 100,000-item partition (tests/it/deletion_sweep.rs, `#[ignore]`d in a plain
+# `cargo test`) on a DynamoDB Local of its own: about a minute alone, while beside the other
+# tests on one emulator it slowed every one of them down (docs/benchmarks.md).
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+scripts/dynamodb-local.sh start "$port"
+export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+cargo test -p api-tests --test it --locked -- --ignored a_partition_of_100_000 --nocapture
+scripts/dynamodb-local.sh stop "$port"
 .cache/venv/bin/python scripts/vat-differential.py   # VAT verdicts vs python-stdnum (docs/verification.md)
 
 # make dev's emulator and the relay scripts/watch.sh puts in front of it (docs/benchmarks.md).

@@ -386,9 +386,13 @@ async fn a_partition_larger_than_the_delete_sweeps_is_finished_by_bounded_runs()
     swept_over_bounded_runs("Keeper Ltd", 8_000, Duration::from_secs(1)).await;
 }
 
-/// 100,000 items: about a minute on DynamoDB Local on a quiet 2-core machine (seeded in 22 s,
-/// swept in 34 s over three runs of 10 s; docs/benchmarks.md).
+/// 100,000 items: about a minute on a DynamoDB Local of its own on a quiet 2-core machine
+/// (seeded in 22 s, swept in 34 s over three runs of 10 s; docs/benchmarks.md). Beside the other
+/// tests, on the emulator they share, it slowed all of them down past 15 minutes, so `make test`
+/// (scripts/test.sh) runs it after them on a fresh DynamoDB Local:
+/// `cargo test -p api-tests --test it -- --ignored a_partition_of_100_000`.
 #[tokio::test]
+#[ignore = "run by make test on a DynamoDB Local of its own (scripts/test.sh)"]
 async fn a_partition_of_100_000_items_is_swept_over_several_bounded_runs() {
     let runs = swept_over_bounded_runs("Hoarder Inc", 100_000, Duration::from_secs(10)).await;
     assert!(runs >= 2, "{runs} runs");
