@@ -18,7 +18,7 @@ use futures_util::stream::{self, StreamExt};
 
 pub use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 
-use crate::domain::change::Decision;
+use crate::domain::change::{Decision, Profile};
 use crate::domain::decisions::{apply_platform_event, PlatformRefusal, ResourceView};
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::organisation::Organisation;
@@ -211,17 +211,24 @@ fn decide(event: &PlatformEvent, view: View) -> Result<Decision<(Outcome, View)>
             Decision::nothing((Outcome::Duplicate, view))
         }
         Ok(None) => Decision::nothing((Outcome::Stale, view)),
-        Ok(Some((change, after))) => Decision::write(
-            change,
-            (
-                Outcome::Applied,
-                View {
-                    organisation: Some(after.organisation),
-                    record: after.record,
-                    ledger: after.ledger,
-                },
-            ),
-        ),
+        Ok(Some((change, after))) => {
+            // What the next event of the batch rests on is what storage keeps.
+            let organisation = match change.profile {
+                Profile::Update { .. } => after.organisation.as_written(),
+                _ => after.organisation,
+            };
+            Decision::write(
+                change,
+                (
+                    Outcome::Applied,
+                    View {
+                        organisation: Some(organisation),
+                        record: after.record,
+                        ledger: after.ledger,
+                    },
+                ),
+            )
+        }
     })
 }
 

@@ -36,7 +36,8 @@ const REPLAY: &[(&str, u16)] = &[
     ("get-validation-status", 200),
     ("get-vat-legal-entity", 200),
     ("confirm-vat-legal-entity", 200),
-    // Before verify-email, which verifies the contact address the resend is for.
+    // The billing address's code: verify-email then opens the seeded contact code, which a
+    // resend of the contact address would have replaced.
     ("resend-verification-email", 202),
     ("verify-email", 200),
     ("get-quotas", 200),
@@ -83,6 +84,7 @@ async fn seed(env: &TestEnv) {
         admin_count: 1,
         verification: Default::default(),
         vat_next_check_at: None,
+        profile_writes: 0,
     };
     organisation.set_vat_number(Some(&VatNumber::parse("NL004495445B01").unwrap()), now);
     organisation.record_vies_answer(
@@ -125,6 +127,9 @@ async fn seed(env: &TestEnv) {
         subject: None,
         joined_at: now,
     };
+    organisation.verification.contact_code_hash = Some(code.code_hash.clone());
+    organisation.billing_email = Some(Email::parse("e", "billing@acme.example").unwrap());
+    organisation.verification.billing_code_hash = Some(code_hash("a-billing-code"));
     let change = Change {
         slug: slug.clone(),
         profile: Profile::Create(organisation.clone()),

@@ -5,9 +5,13 @@
 use api_tests::{send, ApiRequest, Reply, TestEnv, TestUser};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
+use shared::domain::activity::{ActivityEvent, ActivityType, Actor};
+use shared::domain::change::Change;
+use shared::domain::organisation::OrganisationName;
 use shared::domain::records::MailLog;
 use shared::domain::verification::address_hash;
 use shared::domain::{Email, Slug};
+use shared::storage::StoreError;
 
 const CONTACT: &str = "contact@resend.example";
 
@@ -292,4 +296,51 @@ async fn a_retried_resend_with_its_idempotency_key_is_replayed_and_mails_once() 
     )
     .await;
     assert_eq!(other.status, 422, "{}", other.body);
+}
+
+/// A resend writes the profile (its code hashes) at the same revision, so a change decided on a
+/// read from before it must not write the old hashes back: it reads again.
+#[tokio::test]
+async fn a_change_decided_before_a_resend_reads_again_and_the_resent_code_works() {
+    let env = TestEnv::new().await;
+    let admin = TestUser::new("raced-resender");
+    let slug = create(&env, &admin, "Raced Resend Org").await;
+    let stale = env
+        .store()
+        .organisation(&Slug::parse(&slug).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    let resent = resend(&env, &admin, &slug, "CONTACT").await;
+    assert_eq!(resent.status, 202, "{}", resent.body);
+    let new = env.mails()[1].code();
+
+    // A PATCH that read the profile before the resend, writing only now.
+    let mut renamed = stale.clone();
+    renamed.name = OrganisationName::parse("n", "Renamed Org").unwrap();
+    renamed.revision = stale.revision + 1;
+    let event = ActivityEvent::new(
+        ActivityType::OrganisationUpdated,
+        Actor::system(),
+        "renamed".into(),
+        Utc::now(),
+    );
+    let written = env
+        .store()
+        .write(&Change::update(renamed, stale.revision, event))
+        .await;
+    assert!(matches!(written, Err(StoreError::Conflict)), "{written:?}");
+
+    // Through the API the PATCH reads again, and the resent code still verifies the address.
+    let patched = send(
+        &env.app,
+        ApiRequest::patch(&format!("/api/v1/organisations/{slug}"))
+            .by(&admin)
+            .json(json!({"organisationName": "Renamed Org"})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    let verified = verify(&env, &new).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
 }

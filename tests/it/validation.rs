@@ -445,3 +445,44 @@ async fn the_legal_entity_is_confirmed_against_the_registry() {
     assert_eq!(nothing.status, 400);
     assert!(nothing.message().contains("has not confirmed"));
 }
+
+/// Verification codes live outside the organisation's partition until they expire (24 hours),
+/// so a deleted organisation's unused code outlives it; it must not verify the address of a new
+/// organisation that took the same slug.
+#[tokio::test]
+async fn a_deleted_organisations_code_verifies_nothing_of_the_next_one_with_its_slug() {
+    let env = TestEnv::new().await;
+    let first = TestUser::new("first-owner");
+    let created = create(&env, &first, "Phoenix Org", None).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let slug = created.body["slug"]["slugValue"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let identity = created.body["identity"].as_str().unwrap().to_owned();
+    let old_code = env.mails()[0].code();
+    let deleted = send(
+        &env.app,
+        ApiRequest::delete(&format!("/api/v1/organisations/{identity}")).by(&first),
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+
+    let second = TestUser::new("second-owner");
+    let again = create(&env, &second, "Phoenix Org", None).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(
+        again.body["slug"]["slugValue"],
+        slug.as_str(),
+        "the slug is free again"
+    );
+
+    let reply = verify(&env, &old_code).await;
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert_eq!(
+        status(&env, &slug, &second).await["contactEmailVerifiedAt"],
+        Value::Null
+    );
+    let new_code = env.mails()[1].code();
+    assert_eq!(verify(&env, &new_code).await.status, 200);
+}

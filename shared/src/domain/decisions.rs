@@ -203,6 +203,7 @@ pub fn create_organisation(
         admin_count: 1,
         verification: Verification::default(),
         vat_next_check_at: None,
+        profile_writes: 0,
     };
     organisation.set_vat_number(new.vat_number.as_ref(), now);
     if let Some(answer) = vies {
@@ -666,6 +667,14 @@ pub fn verify_email(
             code.kind.describe(),
             code.email
         )));
+    }
+    // The address is the organisation's, but the code is not its last one for it: a code of an
+    // organisation deleted since, whose slug a new one took (codes live outside the partition,
+    // so the sweep does not remove them; they expire after 24 hours).
+    if organisation.verification.code_hash(code.kind) != Some(code.code_hash.as_str()) {
+        return Err(Rejection::NotFound(
+            "The organisation of this code no longer exists.".into(),
+        ));
     }
     let read_revision = organisation.revision;
     let mut organisation = organisation.clone();
@@ -1317,13 +1326,19 @@ mod tests {
 
     #[test]
     fn an_email_code_verifies_only_the_current_address_and_is_used_up() {
-        let organisation = organisation();
+        let mut organisation = organisation();
         let challenge = EmailChallenge::new(
             &organisation.slug,
             EmailKind::Contact,
             &organisation.contact_email,
             Utc::now(),
         );
+        // Not the organisation's code (one a deleted organisation with this slug left): nothing.
+        assert!(matches!(
+            verify_email(&organisation, &challenge.record, Utc::now()),
+            Err(Rejection::NotFound(_))
+        ));
+        organisation.verification.issued(&challenge);
         let change = verify_email(&organisation, &challenge.record, Utc::now()).unwrap();
         let last = change.writes.last().unwrap();
         assert_eq!(last.if_not, IfNot::Refuse(Refusal::CodeUsed));

@@ -131,9 +131,26 @@ pub struct Organisation {
     /// Storage indexes it (sparse GSI) for the scheduled re-validation.
     #[serde(default)]
     pub vat_next_check_at: Option<DateTime<Utc>>,
+    /// How many times this profile was written. A revision counts the changes a client sees; a
+    /// resent verification code changes the profile (its code hashes) without one. Storage
+    /// writes a profile only while this is still what the change was decided on, and stores the
+    /// next number, so a change decided before a resend reads again instead of writing the old
+    /// code hashes back (storage/write.rs, `profile_as_read`).
+    #[serde(default)]
+    pub profile_writes: u64,
 }
 
 impl Organisation {
+    /// This profile as storage keeps it once an update of it is written: one write more
+    /// ([`Organisation::profile_writes`]). What a change carries forward after writing it (a
+    /// batch of platform events, a claimed invitation) is this, or its next write reads again.
+    pub fn as_written(self) -> Self {
+        Self {
+            profile_writes: self.profile_writes + 1,
+            ..self
+        }
+    }
+
     /// Sets `restrictedToAvailableCloudProviders` from the type (`TRIAL`: restricted), unless an
     /// operator has set it.
     pub fn follow_type(&mut self) {
@@ -622,6 +639,7 @@ pub mod tests_support {
             admin_count: 1,
             verification: Verification::default(),
             vat_next_check_at: None,
+            profile_writes: 0,
         }
     }
 }

@@ -28,6 +28,8 @@ pub const ENTITY: &str = "entity";
 pub mod fields {
     /// [`Organisation::revision`](crate::domain::organisation::Organisation).
     pub const REVISION: &str = "revision";
+    /// [`Organisation::profile_writes`](crate::domain::organisation::Organisation).
+    pub const PROFILE_WRITES: &str = "profile_writes";
     /// [`ResourceRecord::version`](crate::domain::platform::ResourceRecord).
     pub const VERSION: &str = "version";
     /// [`EmailLookup::subject`](crate::domain::records::EmailLookup).

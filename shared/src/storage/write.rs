@@ -159,7 +159,7 @@ impl Store {
                 }
                 tracing::info!(%slug, member = %bound.identity, "invitation claimed");
                 if let Profile::Update { organisation, .. } = change.profile {
-                    snapshot.organisation = organisation;
+                    snapshot.organisation = organisation.as_written();
                 }
                 bound
             }
@@ -212,8 +212,8 @@ impl Store {
                 read_revision,
             } => {
                 items.push(self.put(
-                    to_item(organisation, slug)?,
-                    Some(revision_is(*read_revision)),
+                    to_item(&organisation.clone().as_written(), slug)?,
+                    Some(profile_as_read(*read_revision, organisation.profile_writes)),
                 )?);
                 meanings.push(IfNot::Retry);
                 Some(organisation.revision)
@@ -357,6 +357,22 @@ fn precedence(refusal: Refusal) -> u8 {
 }
 
 /// The stored profile is at `revision`.
+/// The profile is still the one a change was decided on: at its revision, and written as many
+/// times (a resend writes it at the same revision). A profile stored before the count existed
+/// has none, which counts as 0.
+fn profile_as_read(revision: u64, writes: u64) -> Condition {
+    let writes_as_read = if writes == 0 {
+        "(attribute_not_exists(#writes) OR #writes = :writes)"
+    } else {
+        "#writes = :writes"
+    };
+    Condition::new(format!("#revision = :revision AND {writes_as_read}"))
+        .name("#revision", fields::REVISION)
+        .value(":revision", n(revision))
+        .name("#writes", fields::PROFILE_WRITES)
+        .value(":writes", n(writes))
+}
+
 fn revision_is(revision: u64) -> Condition {
     Condition::new("#revision = :revision")
         .name("#revision", fields::REVISION)
