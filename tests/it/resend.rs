@@ -48,6 +48,17 @@ async fn resend(env: &TestEnv, user: &TestUser, slug: &str, kind: &str) -> Reply
     .await
 }
 
+async fn patch(env: &TestEnv, admin: &TestUser, slug: &str, body: Value) {
+    let reply = send(
+        &env.app,
+        ApiRequest::patch(&format!("/api/v1/organisations/{slug}"))
+            .by(admin)
+            .json(body),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
 async fn verify(env: &TestEnv, code: &str) -> Reply {
     send(
         &env.app,
@@ -132,14 +143,13 @@ async fn the_billing_address_is_resent_and_a_missing_one_is_400() {
     let none = resend(&env, &admin, &slug, "BILLING").await;
     assert_eq!(none.status, 400, "{}", none.body);
 
-    let patched = send(
-        &env.app,
-        ApiRequest::patch(&format!("/api/v1/organisations/{slug}"))
-            .by(&admin)
-            .json(json!({"billingEmail": "billing@resend.example"})),
+    patch(
+        &env,
+        &admin,
+        &slug,
+        json!({"billingEmail": "billing@resend.example"}),
     )
     .await;
-    assert_eq!(patched.status, 200, "{}", patched.body);
     let first = env.mails()[1].code();
     mails_went(&env, "billing@resend.example", &[Duration::seconds(90)]).await;
     let reply = resend(&env, &admin, &slug, "BILLING").await;
@@ -333,14 +343,13 @@ async fn a_change_decided_before_a_resend_reads_again_and_the_resent_code_works(
     assert!(matches!(written, Err(StoreError::Conflict)), "{written:?}");
 
     // Through the API the PATCH reads again, and the resent code still verifies the address.
-    let patched = send(
-        &env.app,
-        ApiRequest::patch(&format!("/api/v1/organisations/{slug}"))
-            .by(&admin)
-            .json(json!({"organisationName": "Renamed Org"})),
+    patch(
+        &env,
+        &admin,
+        &slug,
+        json!({"organisationName": "Renamed Org"}),
     )
     .await;
-    assert_eq!(patched.status, 200, "{}", patched.body);
     let verified = verify(&env, &new).await;
     assert_eq!(verified.status, 200, "{}", verified.body);
 }
