@@ -399,6 +399,12 @@ pub fn delete_organisation(
             now,
         ))),
     };
+    // The unused codes it knows of live outside the partition (with the address they verify):
+    // they go with the organisation rather than expire a day later.
+    let codes = [EmailKind::Contact, EmailKind::Billing]
+        .into_iter()
+        .filter_map(|kind| organisation.verification.code_hash(kind))
+        .map(|hash| Write::remove(RecordKey::EmailCode(hash.to_owned()), Expect::Anything));
     Ok(Change {
         slug: organisation.slug.clone(),
         profile: Profile::Delete {
@@ -412,7 +418,8 @@ pub fn delete_organisation(
             Write::put(Record::Deletion(record), Expect::Anything),
         ],
         ledger: None,
-    })
+    }
+    .with_all(codes))
 }
 
 // --- members -------------------------------------------------------------------------------
@@ -1228,6 +1235,25 @@ mod tests {
             Write::check(RecordKey::Ledger, Expect::LedgerClear),
             "the ledger is checked again in the transaction"
         );
+    }
+
+    #[test]
+    fn a_deletion_removes_the_codes_the_profile_names() {
+        let mut access = access(1, None);
+        let challenge = EmailChallenge::new(
+            &access.organisation.slug,
+            EmailKind::Contact,
+            &access.organisation.contact_email,
+            Utc::now(),
+        );
+        access.organisation.verification.issued(&challenge);
+        let identity = access.organisation.identity;
+        let change = delete_organisation(&access, identity, Utc::now()).unwrap();
+        let removed = Write::remove(
+            RecordKey::EmailCode(challenge.record.code_hash.clone()),
+            Expect::Anything,
+        );
+        assert_eq!(change.writes.last(), Some(&removed));
     }
 
     #[test]
