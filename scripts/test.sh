@@ -10,22 +10,25 @@ scripts/tools.sh
 # and the checks only it allows (scripts/template-check.py). Quick, so first.
 scripts/template-check.sh
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+sweep_port=$(free_port)
+while [ "$sweep_port" = "$port" ]; do sweep_port=$(free_port); done
+trap 'scripts/dynamodb-local.sh stop "$port"; scripts/dynamodb-local.sh stop "$sweep_port"' EXIT
 scripts/dynamodb-local.sh start "$port"
-trap 'scripts/dynamodb-local.sh stop "$port"' EXIT
 
+# The schemathesis stage below uses this DynamoDB Local too.
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 cargo test --workspace --locked "$@"
-scripts/dynamodb-local.sh stop "$port"
 
 # The sweep of a 100,000-item partition (tests/it/deletion_sweep.rs, `#[ignore]`d in a plain
 # `cargo test`) on a DynamoDB Local of its own: about a minute alone, while beside the other
 # tests on one emulator it slowed every one of them down (docs/benchmarks.md).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-scripts/dynamodb-local.sh start "$port"
-export DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
-cargo test -p api-tests --test it --locked -- --ignored a_partition_of_100_000 --nocapture
-scripts/dynamodb-local.sh stop "$port"
+scripts/dynamodb-local.sh start "$sweep_port"
+DYNAMODB_ENDPOINT="http://127.0.0.1:$sweep_port" \
+  cargo test -p api-tests --test it --locked -- --ignored a_partition_of_100_000 --nocapture
+scripts/dynamodb-local.sh stop "$sweep_port"
+
 .cache/venv/bin/python scripts/vat-differential.py   # VAT verdicts vs python-stdnum (docs/verification.md)
 
 # make dev's emulator and the relay scripts/watch.sh puts in front of it (docs/benchmarks.md).
