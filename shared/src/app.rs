@@ -223,6 +223,31 @@ where
     .await
 }
 
+/// The whole `main` of a function that API Gateway does not call (a schedule, a queue): logs,
+/// the [`App`] from the environment, and the Lambda runtime calling `handle` for every event,
+/// each in its [`invocation_span`] named after `function`.
+pub async fn serve_events<E, R, F, Fut>(
+    function: &'static str,
+    handle: F,
+) -> Result<(), lambda_http::Error>
+where
+    E: serde::de::DeserializeOwned,
+    R: serde::Serialize,
+    F: Fn(&'static App, lambda_http::LambdaEvent<E>) -> Fut,
+    Fut: std::future::Future<Output = Result<R, lambda_http::Error>>,
+{
+    init_tracing();
+    // As in `serve_http`: built once, shared by plain reference.
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::LambdaEvent<E>| {
+            let context = event.context.clone();
+            in_invocation_span(function, &context, handle(app, event))
+        },
+    ))
+    .await
+}
+
 /// One HTTP invocation: its span ([`request_span`]) and its route, which its answer is
 /// counted under (the metrics `4xx` and `5xx`, [`crate::metrics::answered`]).
 pub struct Invocation {

@@ -1,18 +1,4 @@
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use serde_json::Value;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::app::init_tracing();
-    let app = shared::App::from_env().await?;
-    run(service_fn(|event: LambdaEvent<Value>| {
-        let app = &app;
-        let context = event.context.clone();
-        shared::app::in_invocation_span(
-            "vat-revalidation",
-            &context,
-            vat_revalidation::handle(app, event),
-        )
-    }))
-    .await
+async fn main() -> Result<(), lambda_runtime::Error> {
+    shared::app::serve_events("vat-revalidation", vat_revalidation::handle).await
 }
