@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use api_tests::faults::FailAfter;
-use api_tests::{send, ApiRequest, Reply, TestEnv, TestUser};
+use api_tests::{create_organisation, send, ApiRequest, Reply, TestEnv, TestUser};
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{json, Value};
+use serde_json::Value;
 use shared::domain::activity::{ActivityEvent, ActivityType, Actor};
 use shared::domain::member::{KubernetesRole, Member, Role};
 use shared::domain::{Email, Slug, Subject};
@@ -16,26 +16,16 @@ use shared::storage::entities::ActivityEntry;
 use shared::storage::sweep::{Budget, SweepReport};
 use shared::storage::Store;
 
-/// Creates `name` with `admin`; returns its slug and identity.
+/// Creates `name` with `admin` (`api_tests::create_organisation`); returns its slug and identity.
 async fn create(env: &TestEnv, admin: &TestUser, name: &str) -> (String, String) {
-    let reply = send(
-        &env.app,
-        ApiRequest::post("/api/v1/organisations")
-            .by(admin)
-            .json(json!({
-                "organisationName": name,
-                "organisationType": "BUSINESS",
-                "contactEmail": "ops@example.com",
-                "acceptedAgreements": [{"agreementSlug": "terms-of-service"},
-                                       {"agreementSlug": "privacy-policy"}]
-            })),
-    )
-    .await;
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    (
-        reply.body["slug"]["slugValue"].as_str().unwrap().to_owned(),
-        reply.body["identity"].as_str().unwrap().to_owned(),
-    )
+    let slug = create_organisation(&env.app, admin, name, "BUSINESS").await;
+    let stored = env
+        .store()
+        .organisation(&Slug::parse(&slug).unwrap())
+        .await
+        .unwrap()
+        .expect("the organisation just created");
+    (slug, stored.identity.to_string())
 }
 
 /// `user` as a viewer of the organisation, straight into the table.
