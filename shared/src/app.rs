@@ -19,6 +19,12 @@ pub struct App {
     pub public_api_url: String,
     /// Creates plus registrations per caller per 24 hours (`MAX_ORGANISATIONS_PER_USER_PER_DAY`).
     pub max_organisations_per_user_per_day: usize,
+    /// How long an invitation may be claimed (`INVITATION_TTL_DAYS`).
+    pub invitation_ttl_days: u32,
+    /// Pending invitations per organisation (`MAX_PENDING_INVITATIONS_PER_ORGANISATION`).
+    pub max_pending_invitations: u32,
+    /// The console invitation mails link to (`CONSOLE_URL`).
+    pub console_url: String,
 }
 
 /// Default VIES REST endpoint of the European Commission.
@@ -49,6 +55,9 @@ impl App {
             public_api_url: "http://127.0.0.1:9000".to_owned(),
             max_organisations_per_user_per_day:
                 crate::domain::decisions::DEFAULT_ORGANISATIONS_PER_USER_PER_DAY,
+            invitation_ttl_days: crate::domain::memberships::DEFAULT_INVITATION_TTL_DAYS,
+            max_pending_invitations: crate::domain::memberships::DEFAULT_MAX_PENDING_INVITATIONS,
+            console_url: "http://127.0.0.1:3000".to_owned(),
         }
     }
 
@@ -70,7 +79,9 @@ impl App {
     ///   local bearer-token verifier. Never set it in AWS, where the authorizer verifies tokens;
     /// - mail: `MAIL_OUTBOX_DIR` (local: one file per message) or `MAIL_FROM` (SES v2 sender);
     /// - `VIES_BASE_URL` (default: the Commission's REST API), `VIES_TIMEOUT_MS` (default 4000);
-    /// - `PUBLIC_API_URL`: base of verification links.
+    /// - `PUBLIC_API_URL`: base of verification links;
+    /// - `INVITATION_TTL_DAYS` (default 14), `MAX_PENDING_INVITATIONS_PER_ORGANISATION`
+    ///   (default 500), `CONSOLE_URL` (the link in invitation mails).
     pub async fn from_env() -> Result<Self, ConfigError> {
         refuse_local_verifier_in_lambda(|name| std::env::var(name).ok())?;
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
@@ -116,6 +127,21 @@ impl App {
             app.max_organisations_per_user_per_day = limit.parse().map_err(|_| {
                 ConfigError::Invalid("MAX_ORGANISATIONS_PER_USER_PER_DAY", limit.clone())
             })?;
+        }
+        if let Ok(days) = std::env::var("INVITATION_TTL_DAYS") {
+            app.invitation_ttl_days = days
+                .parse()
+                .ok()
+                .filter(|d| (1..=365).contains(d))
+                .ok_or_else(|| ConfigError::Invalid("INVITATION_TTL_DAYS", days.clone()))?;
+        }
+        if let Ok(limit) = std::env::var("MAX_PENDING_INVITATIONS_PER_ORGANISATION") {
+            app.max_pending_invitations = limit.parse().map_err(|_| {
+                ConfigError::Invalid("MAX_PENDING_INVITATIONS_PER_ORGANISATION", limit.clone())
+            })?;
+        }
+        if let Ok(url) = std::env::var("CONSOLE_URL") {
+            app.console_url = url.trim_end_matches('/').to_owned();
         }
         if let Ok(url) = std::env::var("PUBLIC_API_URL") {
             app.public_api_url = url.trim_end_matches('/').to_owned();

@@ -33,6 +33,9 @@ pub enum ApiError {
         message: String,
         retry_after_seconds: u64,
     },
+    /// The thing addressed is no longer usable: an expired invitation (410).
+    #[error("{0}")]
+    Gone(String),
     /// `If-Match` named a version that is not current (412).
     #[error("{0}")]
     PreconditionFailed(String),
@@ -78,6 +81,7 @@ impl From<Rejection> for ApiError {
                 message,
                 retry_after_seconds,
             },
+            Rejection::Gone(message) => Self::Gone(message),
         }
     }
 }

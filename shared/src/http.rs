@@ -138,6 +138,7 @@ pub fn status_of(error: &ApiError) -> StatusCode {
         ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Gone(_) => StatusCode::GONE,
         ApiError::Refused(_) => StatusCode::CONFLICT,
         ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,

@@ -56,6 +56,10 @@ pub enum Endpoint {
     ListMembers,
     AddMember,
     RemoveMember,
+    UpdateMember,
+    ListMemberships,
+    AcceptMembership,
+    LeaveMembership,
     ListActivity,
     GetValidationStatus,
     GetVatLegalEntity,
@@ -148,6 +152,31 @@ pub const ROUTES: &[Route] = &[
         "DELETE",
         "/api/v1/organisations/{organisationSlug}/members/{memberIdentity}",
         Endpoint::RemoveMember,
+        Group::Members,
+    ),
+    route(
+        "PATCH",
+        "/api/v1/organisations/{organisationSlug}/members/{memberIdentity}",
+        Endpoint::UpdateMember,
+        Group::Members,
+    ),
+    // The caller's own organisations, found without a slug (docs/members.md).
+    route(
+        "GET",
+        "/api/v1/memberships",
+        Endpoint::ListMemberships,
+        Group::Members,
+    ),
+    route(
+        "POST",
+        "/api/v1/memberships/{organisationIdentity}/accept",
+        Endpoint::AcceptMembership,
+        Group::Members,
+    ),
+    route(
+        "DELETE",
+        "/api/v1/memberships/{organisationIdentity}",
+        Endpoint::LeaveMembership,
         Group::Members,
     ),
     route(

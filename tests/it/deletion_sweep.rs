@@ -38,6 +38,7 @@ async fn add_viewer(env: &TestEnv, slug: &str, user: &TestUser) {
         kubernetes_role: KubernetesRole::View,
         subject: Subject::parse(&user.sub),
         joined_at: chrono::Utc::now(),
+        invitation: None,
     };
     env.seed_member(slug, &member).await;
 }

@@ -31,7 +31,12 @@ const REPLAY: &[(&str, u16)] = &[
     ("get-my-membership", 200),
     ("list-members", 200),
     ("add-member", 200),
+    ("update-member", 200),
     ("remove-member", 204),
+    ("list-memberships", 200),
+    // The caller of these two is carol, whom add-member invited.
+    ("accept-membership", 200),
+    ("leave-membership", 204),
     ("list-activity", 200),
     ("get-validation-status", 200),
     ("get-vat-legal-entity", 200),
@@ -102,6 +107,7 @@ async fn seed(env: &TestEnv) {
         kubernetes_role: KubernetesRole::ClusterAdmin,
         subject: Subject::parse(SUBJECT),
         joined_at: now,
+        invitation: None,
     };
     let event = ActivityEvent::new(
         ActivityType::OrganisationCreated,
@@ -126,6 +132,7 @@ async fn seed(env: &TestEnv) {
         kubernetes_role: KubernetesRole::View,
         subject: None,
         joined_at: now,
+        invitation: None,
     };
     organisation.verification.contact_code_hash = Some(code.code_hash.clone());
     organisation.billing_email = Some(Email::parse("e", "billing@acme.example").unwrap());

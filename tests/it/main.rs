@@ -9,6 +9,7 @@ mod deletion_sweep;
 mod event_publisher;
 mod fixtures;
 mod members;
+mod memberships;
 mod metrics;
 mod observability;
 mod operators;

@@ -68,6 +68,7 @@ async fn add_member(env: &TestEnv, slug: &str, user: &TestUser, role: Role) {
         kubernetes_role: KubernetesRole::View,
         subject: Subject::parse(&user.sub),
         joined_at: chrono::Utc::now(),
+        invitation: None,
     };
     env.seed_member(slug, &member).await;
 }

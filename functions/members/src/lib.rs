@@ -1,9 +1,10 @@
-//! Routing of the `members` function: the caller's membership, list, add, remove.
+//! Routing of the `members` function: the caller's membership, list, add, remove, role change;
+//! the caller's organisations (`/api/v1/memberships`): list, accept, leave or decline.
 
 use std::sync::LazyLock;
 
 use lambda_http::{Body, Request, Response};
-use shared::api::members;
+use shared::api::{members, memberships};
 use shared::routes::{not_served_here, Endpoint, Group, Router};
 use shared::App;
 
@@ -15,6 +16,10 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         Ok((Endpoint::ListMembers, p)) => members::list(app, &request, &p).await,
         Ok((Endpoint::AddMember, p)) => members::add(app, &request, &p).await,
         Ok((Endpoint::RemoveMember, p)) => members::remove(app, &request, &p).await,
+        Ok((Endpoint::UpdateMember, p)) => memberships::update_member(app, &request, &p).await,
+        Ok((Endpoint::ListMemberships, _)) => memberships::list(app, &request).await,
+        Ok((Endpoint::AcceptMembership, p)) => memberships::accept(app, &request, &p).await,
+        Ok((Endpoint::LeaveMembership, p)) => memberships::leave(app, &request, &p).await,
         Ok((other, _)) => Err(not_served_here(other)),
         Err(e) => Err(e),
     };

@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
 use crate::domain::member::{AddMemberBody, MemberResponse, MemberSort, NewMember};
+use crate::domain::memberships::{invitation_terms, MemberListItem};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::http::{no_content, ok_empty, ok_json, read_body};
@@ -56,11 +57,12 @@ pub async fn list(
     page.sort
         .sort(&mut members, page.direction == Direction::Desc);
     let total = members.len() as u64;
-    let content: Vec<MemberResponse<'_>> = members
+    let now = Utc::now();
+    let content: Vec<MemberListItem<'_>> = members
         .iter()
         .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
         .take(page.size as usize)
-        .map(MemberResponse::from)
+        .map(|member| MemberListItem::new(member, now))
         .collect();
     ok_json(&Page::new(content, &page, total))
 }
@@ -77,7 +79,9 @@ pub async fn add(
         return Ok(replayed);
     }
     let new: NewMember = read_body::<AddMemberBody, _>(request)?;
-    let member = new.invitation(Uuid::new_v4(), Utc::now());
+    let now = Utc::now();
+    let mut member = new.invitation(Uuid::new_v4(), now);
+    member.invitation = Some(invitation_terms(now, app.invitation_ttl_days));
     let email = member
         .email
         .as_ref()

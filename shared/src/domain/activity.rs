@@ -18,6 +18,12 @@ pub enum ActivityType {
     MemberRemoved,
     /// An invited member used the API for the first time and the invitation was bound to them.
     MemberJoined,
+    /// A member left the organisation (`DELETE /api/v1/memberships/{organisationIdentity}`).
+    MemberLeft,
+    /// An invited person declined their invitation (same route, before joining).
+    InvitationDeclined,
+    /// An admin changed a member's role or Kubernetes role.
+    MemberUpdated,
     /// The owner of an address opened its verification link.
     EmailVerified,
     /// VIES's verdict on the VAT number changed (scheduled re-validation).
@@ -149,10 +155,13 @@ pub enum DetailType {
     EmailVerified,
     VatStatusChanged,
     QuotasChanged,
+    MemberLeft,
+    InvitationDeclined,
+    MemberUpdated,
 }
 
 impl DetailType {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::OrganisationCreated,
         Self::OrganisationUpdated,
         Self::OrganisationTypeChanged,
@@ -163,6 +172,9 @@ impl DetailType {
         Self::EmailVerified,
         Self::VatStatusChanged,
         Self::QuotasChanged,
+        Self::MemberLeft,
+        Self::InvitationDeclined,
+        Self::MemberUpdated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -177,6 +189,9 @@ impl DetailType {
             Self::EmailVerified => "EmailVerified",
             Self::VatStatusChanged => "VatStatusChanged",
             Self::QuotasChanged => "QuotasChanged",
+            Self::MemberLeft => "MemberLeft",
+            Self::InvitationDeclined => "InvitationDeclined",
+            Self::MemberUpdated => "MemberUpdated",
         }
     }
 }

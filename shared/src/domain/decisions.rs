@@ -217,6 +217,7 @@ pub fn create_organisation(
         kubernetes_role: KubernetesRole::ClusterAdmin,
         subject: Some(caller.subject.clone()),
         joined_at: now,
+        invitation: None,
     };
     let actor = Actor::user(caller);
     let mut message = format!(
@@ -425,7 +426,7 @@ pub fn delete_organisation(
 // --- members -------------------------------------------------------------------------------
 
 /// The profile after a membership change: the next revision, the admin count moved.
-fn next_revision(organisation: &Organisation, admin_delta: i64) -> Organisation {
+pub(crate) fn next_revision(organisation: &Organisation, admin_delta: i64) -> Organisation {
     let mut next = organisation.clone();
     next.revision += 1;
     next.admin_count = u32::try_from(i64::from(next.admin_count) + admin_delta).unwrap_or(0);
@@ -860,7 +861,7 @@ fn deleted_outbound(organisation: &Organisation, actor: &Actor, now: DateTime<Ut
 }
 
 /// `MemberAdded`, `MemberJoined` or `MemberRemoved` of `member`, without its e-mail address.
-fn member_outbound(
+pub(crate) fn member_outbound(
     next: &Organisation,
     actor: &Actor,
     detail_type: DetailType,
@@ -1115,6 +1116,7 @@ mod tests {
             kubernetes_role: KubernetesRole::None,
             subject: Subject::parse(name),
             joined_at: Utc::now(),
+            invitation: None,
         }
     }
 

@@ -95,6 +95,17 @@ pub struct Member {
     /// API with a verified token for this e-mail address.
     pub subject: Option<Subject>,
     pub joined_at: DateTime<Utc>,
+    /// When the membership was an invitation: when it was sent and until when it may be
+    /// claimed (`domain::memberships`). Absent for creators and memberships stored before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation: Option<Invitation>,
+}
+
+/// An invitation's times: sent at `invited_at` (or re-sent), claimable until `expires_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub invited_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The body of `POST .../members` as sent.
@@ -170,6 +181,7 @@ impl NewMember {
             kubernetes_role: self.kubernetes_role,
             subject: None,
             joined_at: now,
+            invitation: None,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod decisions;
 pub mod input;
 pub mod ledger;
 pub mod member;
+pub mod memberships;
 pub mod operator;
 pub mod organisation;
 pub mod platform;
@@ -66,6 +67,9 @@ pub enum Rejection {
         message: String,
         retry_after_seconds: u64,
     },
+    /// The thing addressed existed but is no longer usable: an expired invitation (410).
+    #[error("{0}")]
+    Gone(String),
 }
 
 impl Rejection {

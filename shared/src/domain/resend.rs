@@ -193,6 +193,7 @@ mod tests {
                 kubernetes_role: KubernetesRole::None,
                 subject: Subject::parse("alice"),
                 joined_at: Utc::now(),
+                invitation: None,
             },
             ledger: Default::default(),
             quota_overrides: Default::default(),

@@ -106,11 +106,28 @@ impl Entity for Organisation {
     }
 }
 
-/// A membership (list, remove).
+/// A membership (list, remove). Also in `gsi1`: under its subject once bound, under its
+/// address while an invitation (a user's organisations, [`super::memberships`]).
 impl Entity for Member {
     const TYPE: &'static str = "member";
     fn key(&self, organisation: &Slug) -> Key {
         Key::member(organisation, self.identity)
+    }
+    fn index_key(&self) -> Option<Key> {
+        match (&self.subject, &self.email) {
+            (Some(subject), _) => Some(Key {
+                pk: keys::memberships_of(subject.as_str()),
+                sk: keys::membership_since(self.joined_at, self.identity),
+            }),
+            (None, Some(email)) => Some(Key {
+                pk: keys::invitations_to(email),
+                sk: keys::membership_since(
+                    self.invitation.map_or(self.joined_at, |i| i.invited_at),
+                    self.identity,
+                ),
+            }),
+            (None, None) => None,
+        }
     }
 }
 

@@ -35,6 +35,17 @@
 //! deleted: the sweeper finds the partitions left to sweep, oldest first, without a table scan
 //! (one index partition: deletions are rare, and each marker lives only until its sweep ends).
 //!
+//! A member (`MEMBER#<identity>`) is also in `gsi1`, so that a user finds their organisations
+//! without knowing their slugs (`GET /api/v1/memberships`, [`super::memberships`]):
+//! - bound to a subject: `gsi1pk` = `MEMBEROF#<sub>`, `gsi1sk` = `<joinedAt>#<identity>`;
+//! - an invitation (no subject yet): `gsi1pk` = `INVITED#<e-mail key>` (lower case, as the
+//!   `MEMBEREMAIL#` lookup), `gsi1sk` = `<invitedAt>#<identity>`.
+//!
+//! The index entry is the member item itself, so it is written, moved (claim: `INVITED#` →
+//! `MEMBEROF#`) and removed (removal, leave, decline, the sweep) in the same transaction as the
+//! membership, and carries the organisation in its `pk`. Names come from the profiles (one
+//! BatchGet per page), never from a copy a rename would have to update.
+//!
 //! Access patterns:
 //! - Authorise and read an organisation: BatchGet `PROFILE` + `MEMBERSUB#<sub>` (+ the caller's
 //!   `MEMBEREMAIL#` when the token's e-mail is verified, + `LEDGER` for DELETE): one round trip.
@@ -44,6 +55,9 @@
 //! - Slug uniqueness: `PROFILE` put with `attribute_not_exists(pk)` plus a condition that no `PURGE`
 //!   marker exists, so that a slug is never reused while an old partition is still being swept.
 //! - Member e-mail uniqueness: `MEMBEREMAIL#` put with `attribute_not_exists(pk)`.
+//! - A user's organisations: Query `gsi1`, `gsi1pk = MEMBEROF#<sub>`, and (verified e-mail
+//!   only) `gsi1pk = INVITED#<e-mail key>`, concurrently; then one BatchGet of the page's
+//!   `PROFILE`s.
 //! - DELETE by identity: GetItem `ORGID#<uuid>` gives the slug.
 //! - Activity page: Query `ACTIVITY#` between two sequence numbers (see `activity`).
 //! - Verify an e-mail code: GetItem `EMAILCODE#<sha256(code)>` (the code itself is never stored).
@@ -175,6 +189,26 @@ pub fn partition(slug: &Slug) -> AttributeValue {
 }
 
 pub(super) const MEMBER_PREFIX: &str = "MEMBER#";
+
+/// The `gsi1` partition of the memberships bound to a token subject.
+pub fn memberships_of(subject: &str) -> String {
+    format!("MEMBEROF#{subject}")
+}
+
+/// The `gsi1` partition of the invitations to an address ([`Email::key`]: case-insensitive).
+pub fn invitations_to(email: &Email) -> String {
+    format!("INVITED#{}", email.key())
+}
+
+/// Sort key of a membership in `gsi1`: when it began (joined, or invited), then its identity.
+pub fn membership_since(at: chrono::DateTime<chrono::Utc>, identity: Uuid) -> String {
+    format!("{}#{identity}", at.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// The organisation whose partition key is `pk` (`ORG#<slug>`).
+pub fn slug_of_partition(pk: &str) -> Option<Slug> {
+    pk.strip_prefix("ORG#").and_then(|s| Slug::parse(s).ok())
+}
 
 /// Shards of the VAT schedule: spreads the index's partitions so that a day's due numbers are
 /// not one hot key.

@@ -13,6 +13,7 @@ pub mod activity;
 pub mod entities;
 pub mod keys;
 pub mod members;
+pub mod memberships;
 pub mod organisations;
 pub mod retry;
 pub mod schema;

@@ -151,6 +151,13 @@ impl Store {
                 let Some(invited) = self.member(slug, identity).await? else {
                     return Ok(None);
                 };
+                // An expired invitation is never claimed: the caller is not a member.
+                if invited.status(Utc::now())
+                    == crate::domain::memberships::MembershipStatus::Expired
+                {
+                    snapshot.invitation = None;
+                    access::membership(&snapshot, slug)?;
+                }
                 let (change, bound) =
                     claim_invitation(&snapshot.organisation, caller, invited, Utc::now());
                 match self.write(&change).await {

@@ -1,0 +1,211 @@
+//! The caller's organisations and their invitation journey: `GET /api/v1/memberships`,
+//! `POST /api/v1/memberships/{organisationIdentity}/accept`,
+//! `DELETE /api/v1/memberships/{organisationIdentity}`; and an admin's role change,
+//! `PATCH .../members/{memberIdentity}` (docs/members.md).
+
+use chrono::Utc;
+use http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use uuid::Uuid;
+
+use crate::access::{self, Permission, Reads};
+use crate::api::idempotency::{self, Idempotency};
+use crate::app::App;
+use crate::domain::change::{Decision, Refusal};
+use crate::domain::memberships::{
+    self, MemberListItem, MembershipItem, PatchMemberBody, RoleChange,
+};
+use crate::domain::{Caller, FieldError, Rejection, Slug};
+use crate::error::ApiError;
+use crate::http::{
+    check_if_match, entity_tag, if_match, no_content, ok_json, read_body, with_entity_tag,
+};
+use crate::paging::{Direction, Page, PageRequest, SortField};
+use crate::routes::PathParams;
+use crate::storage::memberships::Read;
+
+/// The one order of the memberships list: when each began (joined, or invited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Since;
+
+impl SortField for Since {
+    const ALL: &'static [Self] = &[Since];
+    fn wire_name(self) -> &'static str {
+        "joinedAt"
+    }
+}
+
+/// `GET /api/v1/memberships`: two Queries of `gsi1` at once (by subject; by verified address),
+/// then one BatchGet of the page's profiles, so names are current and deleted organisations
+/// are gone.
+pub async fn list(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let page = PageRequest::from_query(request, 50, (Since, Direction::Asc))?;
+    let caller = access::caller(app, request)?;
+    let now = Utc::now();
+    let (active, invited) = Box::pin(
+        app.store
+            .memberships_of(caller.subject.as_str(), caller.verified_email()),
+    )
+    .await?;
+    let mut all = memberships::listed(active, invited, now);
+    if page.direction == Direction::Desc {
+        all.reverse();
+    }
+    let total = all.len() as u64;
+    let slice: Vec<_> = all
+        .into_iter()
+        .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
+        .take(page.size as usize)
+        .collect();
+    let slugs: Vec<Slug> = slice.iter().map(|(slug, _)| slug.clone()).collect();
+    let profiles = app.store.profiles(&slugs).await?;
+    let content: Vec<MembershipItem<'_>> = slice
+        .iter()
+        .filter_map(|(slug, member)| {
+            profiles
+                .get(slug)
+                .map(|organisation| MembershipItem::new(organisation, member, now))
+        })
+        .collect();
+    ok_json(&Page::new(content, &page, total))
+}
+
+fn organisation_identity(params: &PathParams) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(params.get("organisationIdentity")?).map_err(|_| {
+        ApiError::invalid_fields(vec![FieldError::new(
+            "organisationIdentity",
+            "must be a UUID",
+        )])
+    })
+}
+
+/// The slug of the organisation `identity` names; 404 when none does.
+async fn slug_of(app: &App, identity: Uuid) -> Result<Slug, ApiError> {
+    app.store
+        .slug_by_identity(identity)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("Organisation {identity} does not exist.")))
+}
+
+/// Reads what the caller holds in `slug`, decides with `decide` and writes, in the write loop.
+async fn with_standing<T>(
+    app: &App,
+    slug: &Slug,
+    identity: Uuid,
+    caller: &Caller,
+    mut decide: impl FnMut(&memberships::Standing) -> Result<Decision<T>, Rejection>,
+) -> Result<T, ApiError> {
+    app.store
+        .decide_and_write(
+            |_| async {
+                match app.store.standing(slug, caller).await? {
+                    Read::Raced => Ok(None),
+                    // The identity names another organisation now (deleted, slug taken again).
+                    Read::Found(standing) if standing.organisation.identity == identity => {
+                        Ok(Some(*standing))
+                    }
+                    _ => Err(ApiError::NotFound(format!(
+                        "Organisation {identity} does not exist."
+                    ))),
+                }
+            },
+            |standing: memberships::Standing| decide(&standing).map_err(ApiError::from),
+        )
+        .await
+}
+
+/// `POST /api/v1/memberships/{organisationIdentity}/accept`: 200 with the membership.
+pub async fn accept(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let identity = organisation_identity(params)?;
+    let caller = access::caller(app, request)?;
+    let slug = slug_of(app, identity).await?;
+    let now = Utc::now();
+    let (organisation, member) = with_standing(app, &slug, identity, &caller, |standing| {
+        memberships::accept(standing, &caller, now)
+    })
+    .await?;
+    tracing::info!(%slug, member = %member.identity, "invitation accepted");
+    ok_json(&MembershipItem::new(&organisation, &member, now))
+}
+
+/// `DELETE /api/v1/memberships/{organisationIdentity}`: leave, or decline the invitation; 204.
+pub async fn leave(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let identity = organisation_identity(params)?;
+    let caller = access::caller(app, request)?;
+    let slug = slug_of(app, identity).await?;
+    with_standing(app, &slug, identity, &caller, |standing| {
+        let change = memberships::leave_or_decline(standing, &caller, Utc::now())?;
+        Ok(Decision::write(change, ()))
+    })
+    .await?;
+    tracing::info!(%slug, "membership left or invitation declined");
+    Ok(no_content())
+}
+
+/// `PATCH .../members/{memberIdentity}` (admins): 200 with the member and the organisation's
+/// new `ETag`; `If-Match` and `Idempotency-Key` as on the other routes.
+pub async fn update_member(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let slug = params.slug()?;
+    let identity = Uuid::parse_str(params.get("memberIdentity")?).map_err(|_| {
+        ApiError::invalid_fields(vec![FieldError::new("memberIdentity", "must be a UUID")])
+    })?;
+    let caller = access::caller(app, request)?;
+    let idempotency = Idempotency::of(request, &caller)?;
+    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
+        return Ok(replayed);
+    }
+    let wanted: RoleChange = read_body::<PatchMemberBody, _>(request)?;
+    let precondition = if_match(request);
+    let reads = Reads {
+        member: Some(identity),
+        ..Reads::default()
+    };
+    let updated = app
+        .store
+        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+            let current = entity_tag(access.organisation.identity, access.organisation.revision);
+            check_if_match(precondition.as_deref(), &current)?;
+            let now = Utc::now();
+            let decision = memberships::change_role(access, identity, wanted, now)?;
+            let revision = access.organisation.revision + u64::from(decision.change.is_some());
+            let tag = entity_tag(access.organisation.identity, revision);
+            let body = serde_json::to_string(&MemberListItem::new(&decision.outcome, now))
+                .map_err(ApiError::internal)?;
+            let change = decision.change.map(|change| {
+                change.with_all(
+                    idempotency
+                        .iter()
+                        .map(|i| i.record(StatusCode::OK, &body, now)),
+                )
+            });
+            Ok::<_, ApiError>(Decision {
+                change,
+                outcome: (body, tag),
+            })
+        })
+        .await;
+    let (body, tag) = match updated {
+        Ok(answer) => answer,
+        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
+            return idempotency::replay_after_race(app, idempotency.as_ref()).await
+        }
+        Err(other) => return Err(other),
+    };
+    tracing::info!(%slug, member = %identity, "member updated");
+    Ok(with_entity_tag(
+        crate::http::json_response(StatusCode::OK, body),
+        &tag,
+    ))
+}

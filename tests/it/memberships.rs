@@ -1,0 +1,500 @@
+//! The caller's organisations (`/api/v1/memberships`): the list, accept, decline, leave; an
+//! admin's role change; invitation expiry.
+
+use api_tests::{create_organisation, send, ApiRequest, Reply, TestEnv, TestUser};
+use serde_json::{json, Value};
+
+struct Org {
+    slug: String,
+    admin: TestUser,
+}
+
+impl Org {
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/organisations/{}{rest}", self.slug)
+    }
+}
+
+async fn create_org(env: &TestEnv, admin: &TestUser, name: &str) -> Org {
+    let slug = create_organisation(&env.app, admin, name, "BUSINESS").await;
+    Org {
+        slug,
+        admin: admin.clone(),
+    }
+}
+
+async fn identity(env: &TestEnv, org: &Org) -> String {
+    let reply = send(&env.app, ApiRequest::get(&org.path("")).by(&org.admin)).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["identity"].as_str().unwrap().to_owned()
+}
+
+async fn invite(env: &TestEnv, org: &Org, user: &TestUser, role: &str) {
+    let reply = send(
+        &env.app,
+        ApiRequest::post(&org.path("/members"))
+            .by(&org.admin)
+            .json(json!({"email": user.email(), "role": role})),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+async fn memberships(env: &TestEnv, user: &TestUser, query: &str) -> Reply {
+    let reply = send(
+        &env.app,
+        ApiRequest::get(&format!("/api/v1/memberships{query}")).by(user),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply
+}
+
+fn slugs(reply: &Reply) -> Vec<String> {
+    reply.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["slug"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn accept(env: &TestEnv, user: &TestUser, id: &str) -> Reply {
+    send(
+        &env.app,
+        ApiRequest::post(&format!("/api/v1/memberships/{id}/accept")).by(user),
+    )
+    .await
+}
+
+async fn leave(env: &TestEnv, user: &TestUser, id: &str) -> Reply {
+    send(
+        &env.app,
+        ApiRequest::delete(&format!("/api/v1/memberships/{id}")).by(user),
+    )
+    .await
+}
+
+async fn activity_types(env: &TestEnv, org: &Org) -> Vec<String> {
+    let reply = send(
+        &env.app,
+        ApiRequest::get(&org.path("/activity?size=100")).by(&org.admin),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    reply.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_list_shows_joined_and_invited_organisations_with_current_names() {
+    let env = TestEnv::new().await;
+    let bob = TestUser::new("bob");
+    let own = create_org(&env, &bob, "Bob Own").await;
+    let alice = TestUser::new("alice");
+    let invited = create_org(&env, &alice, "Invited Corp").await;
+    invite(&env, &invited, &bob, "developer").await;
+
+    env.round_trips.reset();
+    let page = memberships(&env, &bob, "").await;
+    assert_eq!(
+        env.round_trips.get(),
+        3,
+        "two Queries (subject, address) and one BatchGet"
+    );
+    assert_eq!(slugs(&page), [own.slug.clone(), invited.slug.clone()]);
+    let first = &page.body["content"][0];
+    assert_eq!(first["name"], "Bob Own");
+    assert_eq!(first["slug"], own.slug.as_str(), "a plain string here");
+    assert_eq!(first["email"], bob.email());
+    assert_eq!(first["role"], "admin");
+    assert_eq!(first["kubernetesRole"], "CLUSTER_ADMIN");
+    assert_eq!(first["status"], "ACTIVE");
+    assert_eq!(first["expiresAt"], Value::Null);
+    assert!(first["joinedAt"].is_string());
+    assert_eq!(first["id"], identity(&env, &own).await.as_str());
+    let second = &page.body["content"][1];
+    assert_eq!(second["status"], "INVITED");
+    assert_eq!(second["role"], "developer");
+    assert_eq!(second["joinedAt"], Value::Null);
+    assert!(second["invitedAt"].is_string());
+    assert!(second["expiresAt"].is_string());
+    assert_eq!(page.body["totalElements"], 2);
+    assert_eq!(page.body["last"], true);
+
+    // Listing claims nothing: alice's member list still shows bob as invited.
+    let members = send(
+        &env.app,
+        ApiRequest::get(&invited.path("/members")).by(&alice),
+    )
+    .await;
+    let bob_there = members.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"]["email"] == bob.email())
+        .unwrap()
+        .clone();
+    assert_eq!(bob_there["subject"], Value::Null);
+    assert_eq!(bob_there["status"], "INVITED");
+
+    // A rename shows at once.
+    let renamed = send(
+        &env.app,
+        ApiRequest::patch(&invited.path(""))
+            .by(&alice)
+            .json(json!({"organisationName": "Renamed Corp"})),
+    )
+    .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let page = memberships(&env, &bob, "").await;
+    assert_eq!(page.body["content"][1]["name"], "Renamed Corp");
+
+    // A deleted organisation disappears at once.
+    let id = identity(&env, &own).await;
+    let deleted = send(
+        &env.app,
+        ApiRequest::delete(&format!("/api/v1/organisations/{id}")).by(&bob),
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let page = memberships(&env, &bob, "").await;
+    assert_eq!(slugs(&page), [invited.slug.as_str()]);
+}
+
+#[tokio::test]
+async fn an_unverified_address_sees_only_joined_organisations_and_pages_follow_spring() {
+    let env = TestEnv::new().await;
+    let bob = TestUser::new("bob");
+    let mut orgs = Vec::new();
+    for name in ["Page One", "Page Two", "Page Three"] {
+        orgs.push(create_org(&env, &bob, name).await);
+    }
+    let alice = TestUser::new("alice");
+    let invited = create_org(&env, &alice, "Invited Corp").await;
+    invite(&env, &invited, &bob, "viewer").await;
+
+    let mut unverified = bob.clone();
+    unverified.email_verified = false;
+    let page = memberships(&env, &unverified, "").await;
+    assert_eq!(page.body["totalElements"], 3);
+    assert!(page.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["status"] == "ACTIVE"));
+
+    let expected: Vec<String> = orgs
+        .iter()
+        .map(|o| o.slug.clone())
+        .chain([invited.slug.clone()])
+        .collect();
+    let mut seen = Vec::new();
+    for number in 0.. {
+        let page = memberships(&env, &bob, &format!("?size=3&page={number}")).await;
+        assert_eq!(page.body["size"], 3);
+        assert_eq!(page.body["number"], number);
+        assert_eq!(page.body["totalElements"], 4);
+        assert_eq!(page.body["totalPages"], 2);
+        seen.extend(slugs(&page));
+        if page.body["last"] == true {
+            break;
+        }
+    }
+    assert_eq!(seen, expected, "oldest first, every one once");
+
+    for bad in ["?size=0", "?size=101", "?page=-1", "?sort=name"] {
+        let reply = send(
+            &env.app,
+            ApiRequest::get(&format!("/api/v1/memberships{bad}")).by(&bob),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{bad}: {}", reply.body);
+        assert!(!reply.message().is_empty());
+    }
+    let anonymous = send(&env.app, ApiRequest::get("/api/v1/memberships")).await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn expired_invitations_are_not_listed_claimed_or_accepted() {
+    let mut env = TestEnv::new().await;
+    env.app.invitation_ttl_days = 0;
+    let alice = TestUser::new("alice");
+    let org = create_org(&env, &alice, "Expiry Corp").await;
+    let bob = TestUser::new("bob");
+    invite(&env, &org, &bob, "developer").await;
+
+    let page = memberships(&env, &bob, "").await;
+    assert_eq!(page.body["totalElements"], 0, "{}", page.body);
+
+    // First use answers as for a non-member.
+    let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(&bob)).await;
+    assert_eq!(me.status, 403, "{}", me.body);
+
+    let id = identity(&env, &org).await;
+    let accepted = accept(&env, &bob, &id).await;
+    assert_eq!(accepted.status, 410, "{}", accepted.body);
+    assert!(accepted.message().contains("expired"));
+
+    // Admins see it as expired, and may remove it.
+    let members = send(&env.app, ApiRequest::get(&org.path("/members")).by(&alice)).await;
+    let expired = members.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"]["email"] == bob.email())
+        .unwrap()
+        .clone();
+    assert_eq!(expired["status"], "EXPIRED");
+    assert!(expired["expiresAt"].is_string());
+    let removed = send(
+        &env.app,
+        ApiRequest::delete(&org.path(&format!(
+            "/members/{}",
+            expired["identity"].as_str().unwrap()
+        )))
+        .by(&alice),
+    )
+    .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+}
+
+#[tokio::test]
+async fn accepting_claims_the_invitation_once_and_answers_the_membership() {
+    let env = TestEnv::new().await;
+    let alice = TestUser::new("alice");
+    let org = create_org(&env, &alice, "Accept Corp").await;
+    let id = identity(&env, &org).await;
+    let bob = TestUser::new("bob");
+
+    // No invitation yet: 404, as for an unknown organisation and a malformed identity (400).
+    assert_eq!(accept(&env, &bob, &id).await.status, 404);
+    assert_eq!(
+        accept(&env, &bob, &uuid::Uuid::new_v4().to_string())
+            .await
+            .status,
+        404
+    );
+    assert_eq!(accept(&env, &bob, "not-a-uuid").await.status, 400);
+
+    invite(&env, &org, &bob, "developer").await;
+    let mut unverified = bob.clone();
+    unverified.email_verified = false;
+    assert_eq!(accept(&env, &unverified, &id).await.status, 404);
+
+    let accepted = accept(&env, &bob, &id).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.body);
+    assert_eq!(accepted.body["status"], "ACTIVE");
+    assert_eq!(accepted.body["id"], id.as_str());
+    assert_eq!(accepted.body["slug"], org.slug.as_str());
+    assert_eq!(accepted.body["role"], "developer");
+    assert!(accepted.body["joinedAt"].is_string());
+    assert_eq!(accepted.body["expiresAt"], Value::Null);
+
+    let again = accept(&env, &bob, &id).await;
+    assert_eq!(again.status, 200, "idempotent: {}", again.body);
+    assert_eq!(again.body["status"], "ACTIVE");
+    let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(&bob)).await;
+    assert_eq!(me.body["subject"], bob.sub.as_str());
+    let types = activity_types(&env, &org).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "MEMBER_JOINED").count(),
+        1,
+        "{types:?}"
+    );
+}
+
+#[tokio::test]
+async fn members_leave_and_invitations_are_declined_but_the_last_admin_stays() {
+    let env = TestEnv::new().await;
+    let alice = TestUser::new("alice");
+    let org = create_org(&env, &alice, "Leave Corp").await;
+    let id = identity(&env, &org).await;
+
+    let last = leave(&env, &alice, &id).await;
+    assert_eq!(last.status, 400, "{}", last.body);
+    assert!(last.message().contains("last admin"), "{}", last.body);
+
+    // Decline.
+    let carol = TestUser::new("carol");
+    invite(&env, &org, &carol, "viewer").await;
+    let declined = leave(&env, &carol, &id).await;
+    assert_eq!(declined.status, 204, "{}", declined.body);
+    assert_eq!(memberships(&env, &carol, "").await.body["totalElements"], 0);
+    assert_eq!(accept(&env, &carol, &id).await.status, 404);
+
+    // Leave.
+    let bob = TestUser::new("bob");
+    invite(&env, &org, &bob, "admin").await;
+    assert_eq!(accept(&env, &bob, &id).await.status, 200);
+    let left = leave(&env, &alice, &id).await;
+    assert_eq!(
+        left.status, 204,
+        "alice may go now that bob is admin: {}",
+        left.body
+    );
+    let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(&alice)).await;
+    assert_eq!(me.status, 403);
+    assert_eq!(
+        leave(&env, &alice, &id).await.status,
+        404,
+        "nothing to leave"
+    );
+    assert_eq!(
+        leave(&env, &bob, &id).await.status,
+        400,
+        "bob is the last admin now"
+    );
+
+    let org_for_bob = Org {
+        slug: org.slug.clone(),
+        admin: bob.clone(),
+    };
+    let types = activity_types(&env, &org_for_bob).await;
+    assert!(
+        types.contains(&"INVITATION_DECLINED".to_owned()),
+        "{types:?}"
+    );
+    assert!(types.contains(&"MEMBER_LEFT".to_owned()), "{types:?}");
+}
+
+#[tokio::test]
+async fn concurrent_accept_and_leave_of_one_invitation_end_in_one_consistent_state() {
+    let env = TestEnv::new().await;
+    let alice = TestUser::new("alice");
+    let org = create_org(&env, &alice, "Race Corp").await;
+    let id = identity(&env, &org).await;
+    for round in 0..4 {
+        let bob = TestUser::new(&format!("bob{round}"));
+        invite(&env, &org, &bob, "developer").await;
+        let (accepted, left) = tokio::join!(accept(&env, &bob, &id), leave(&env, &bob, &id));
+        assert!([200, 404].contains(&accepted.status), "{}", accepted.body);
+        assert_eq!(left.status, 204, "{}", left.body);
+        // Whatever the order, bob holds nothing afterwards and his records are gone.
+        let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(&bob)).await;
+        assert_eq!(me.status, 403, "round {round}");
+        assert_eq!(memberships(&env, &bob, "").await.body["totalElements"], 0);
+    }
+    let members = send(&env.app, ApiRequest::get(&org.path("/members")).by(&alice)).await;
+    assert_eq!(members.body["totalElements"], 1, "{}", members.body);
+    let items = env.partition(&org.slug, "MEMBER").await;
+    assert_eq!(
+        items.len(),
+        3,
+        "alice's member, by-subject and by-email items only"
+    );
+}
+
+#[tokio::test]
+async fn admins_change_roles_with_if_match_and_idempotency_keys() {
+    let env = TestEnv::new().await;
+    let alice = TestUser::new("alice");
+    let org = create_org(&env, &alice, "Role Corp").await;
+    let id = identity(&env, &org).await;
+    let bob = TestUser::new("bob");
+    invite(&env, &org, &bob, "viewer").await;
+    let accepted = accept(&env, &bob, &id).await;
+    let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(&bob)).await;
+    let bob_identity = me.body["identity"].as_str().unwrap().to_owned();
+    let joined_at = me.body["joinedAt"].clone();
+    assert_eq!(accepted.status, 200);
+    let path = org.path(&format!("/members/{bob_identity}"));
+
+    let patched = send(
+        &env.app,
+        ApiRequest::patch(&path)
+            .by(&alice)
+            .json(json!({"role": "BILLING_ADMIN", "kubernetesRole": "edit"})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body["role"], "billing-admin");
+    assert_eq!(patched.body["kubernetesRole"], "EDIT");
+    assert_eq!(patched.body["joinedAt"], joined_at, "joinedAt is kept");
+    assert_eq!(patched.body["subject"], bob.sub.as_str());
+    let etag = patched.headers["etag"].to_str().unwrap().to_owned();
+    let types = activity_types(&env, &org).await;
+    assert_eq!(types[0], "MEMBER_UPDATED", "{types:?}");
+
+    // If-Match: a stale tag is 412, the current one goes through.
+    let stale = send(
+        &env.app,
+        ApiRequest::patch(&path)
+            .by(&alice)
+            .header("if-match", "\"00000000-0000-0000-0000-000000000000.1\"")
+            .json(json!({"role": "developer"})),
+    )
+    .await;
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    let current = send(
+        &env.app,
+        ApiRequest::patch(&path)
+            .by(&alice)
+            .header("if-match", &etag)
+            .json(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(current.status, 200, "{}", current.body);
+
+    // Idempotency-Key: the retry is replayed, nothing is written twice.
+    let keyed = || {
+        ApiRequest::patch(&path)
+            .by(&alice)
+            .header("idempotency-key", "demote-bob-1")
+            .json(json!({"role": "developer"}))
+    };
+    let first = send(&env.app, keyed()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let before = activity_types(&env, &org).await.len();
+    let second = send(&env.app, keyed()).await;
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.headers["idempotent-replayed"], "true");
+    assert_eq!(activity_types(&env, &org).await.len(), before);
+
+    // The last joined admin cannot be demoted; bad bodies and unknown members are refused.
+    let me = send(&env.app, ApiRequest::get(&org.path("/me")).by(&alice)).await;
+    let alice_path = org.path(&format!(
+        "/members/{}",
+        me.body["identity"].as_str().unwrap()
+    ));
+    let demote = send(
+        &env.app,
+        ApiRequest::patch(&alice_path)
+            .by(&alice)
+            .json(json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(demote.status, 400, "{}", demote.body);
+    assert!(demote.message().contains("last admin"));
+    for body in [json!({}), json!({"role": "owner"}), json!({"subject": "x"})] {
+        let reply = send(
+            &env.app,
+            ApiRequest::patch(&path).by(&alice).json(body.clone()),
+        )
+        .await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.body);
+    }
+    let unknown = send(
+        &env.app,
+        ApiRequest::patch(&org.path(&format!("/members/{}", uuid::Uuid::new_v4())))
+            .by(&alice)
+            .json(json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    // Only admins.
+    let by_bob = send(
+        &env.app,
+        ApiRequest::patch(&alice_path)
+            .by(&bob)
+            .json(json!({"role": "viewer"})),
+    )
+    .await;
+    assert_eq!(by_bob.status, 403, "{}", by_bob.body);
+}
