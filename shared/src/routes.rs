@@ -57,6 +57,7 @@ pub enum Endpoint {
     AddMember,
     RemoveMember,
     UpdateMember,
+    ResendInvitation,
     ListMemberships,
     AcceptMembership,
     LeaveMembership,
@@ -158,6 +159,12 @@ pub const ROUTES: &[Route] = &[
         "PATCH",
         "/api/v1/organisations/{organisationSlug}/members/{memberIdentity}",
         Endpoint::UpdateMember,
+        Group::Members,
+    ),
+    route(
+        "POST",
+        "/api/v1/organisations/{organisationSlug}/members/{memberIdentity}/invitation/resend",
+        Endpoint::ResendInvitation,
         Group::Members,
     ),
     // The caller's own organisations, found without a slug (docs/members.md).

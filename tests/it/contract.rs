@@ -845,9 +845,13 @@ fn template_never_configures_the_local_token_verifier() {
     assert!(local.is_empty(), "template.yaml sets {local:?}");
 }
 
-/// The functions that send verification mail: create and PATCH issue codes, the resend route
-/// replaces them.
-const MAILING_FUNCTIONS: [&str; 2] = ["OrganisationsFunction", "ValidationFunction"];
+/// The functions that send mail: create and PATCH issue codes, the resend route replaces them;
+/// adding a member and re-sending an invitation mail the invitation.
+const MAILING_FUNCTIONS: [&str; 3] = [
+    "OrganisationsFunction",
+    "ValidationFunction",
+    "MembersFunction",
+];
 
 /// Mail is sent as the operator's SES identity (a parameter), by the functions that issue codes
 /// only.

@@ -32,6 +32,7 @@ const REPLAY: &[(&str, u16)] = &[
     ("list-members", 200),
     ("add-member", 200),
     ("update-member", 200),
+    ("resend-invitation", 202),
     ("remove-member", 204),
     ("list-memberships", 200),
     // The caller of these two is carol, whom add-member invited.

@@ -498,3 +498,178 @@ async fn admins_change_roles_with_if_match_and_idempotency_keys() {
     .await;
     assert_eq!(by_bob.status, 403, "{}", by_bob.body);
 }
+
+#[tokio::test]
+async fn an_invitation_is_mailed_and_can_be_sent_again_within_the_mail_limits() {
+    let mut env = TestEnv::new().await;
+    env.app.console_url = "https://console.example.test".to_owned();
+    let alice = TestUser::new("alice");
+    let org = create_org(&env, &alice, "Mail Corp").await;
+    let before = env.mails().len();
+    let bob = TestUser::new("bob");
+    invite(&env, &org, &bob, "developer").await;
+    let mails = env.mails();
+    assert_eq!(mails.len(), before + 1, "{mails:?}");
+    let mail = mails
+        .iter()
+        .find(|m| m.to == bob.email())
+        .expect("a mail to bob");
+    assert!(mail.subject.contains("Mail Corp"), "{}", mail.subject);
+    assert!(
+        mail.body.contains("alice"),
+        "the inviting admin: {}",
+        mail.body
+    );
+    assert!(mail.body.contains("developer"), "the role: {}", mail.body);
+    assert!(
+        mail.body.contains("https://console.example.test"),
+        "{}",
+        mail.body
+    );
+
+    let members = send(&env.app, ApiRequest::get(&org.path("/members")).by(&alice)).await;
+    let invited = members.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"]["email"] == bob.email())
+        .unwrap()
+        .clone();
+    let resend_path = org.path(&format!(
+        "/members/{}/invitation/resend",
+        invited["identity"].as_str().unwrap()
+    ));
+    // The add's mail went less than a minute ago: 429 with Retry-After, nothing sent.
+    let early = send(&env.app, ApiRequest::post(&resend_path).by(&alice)).await;
+    assert_eq!(early.status, 429, "{}", early.body);
+    assert!(early.headers.contains_key("retry-after"));
+    assert!(!early.message().is_empty());
+    assert_eq!(env.mails().len(), before + 1);
+
+    // A minute later (the log's times moved back), it is sent again with a new expiry.
+    let hash = shared::domain::verification::address_hash(
+        &shared::domain::Email::parse("e", bob.email()).unwrap(),
+    );
+    let mut log = env.store().mail_log(&hash).await.unwrap();
+    assert_eq!(
+        log.sent_at.len(),
+        1,
+        "the invitation counts as a mail to the address"
+    );
+    log.sent_at = vec![chrono::Utc::now() - chrono::Duration::seconds(61)];
+    env.store()
+        .seed(&log, &shared::domain::Slug::parse(&org.slug).unwrap())
+        .await
+        .unwrap();
+    let resent = send(&env.app, ApiRequest::post(&resend_path).by(&alice)).await;
+    assert_eq!(resent.status, 202, "{}", resent.body);
+    assert_eq!(env.mails().len(), before + 2);
+    let members = send(&env.app, ApiRequest::get(&org.path("/members")).by(&alice)).await;
+    let renewed = members.body["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"]["email"] == bob.email())
+        .unwrap()
+        .clone();
+    assert!(
+        renewed["expiresAt"].as_str().unwrap() > invited["expiresAt"].as_str().unwrap(),
+        "{renewed} vs {invited}"
+    );
+
+    // Only admins; not once joined; not for an unknown member.
+    let id = identity(&env, &org).await;
+    assert_eq!(accept(&env, &bob, &id).await.status, 200);
+    let by_bob = send(&env.app, ApiRequest::post(&resend_path).by(&bob)).await;
+    assert_eq!(by_bob.status, 403, "{}", by_bob.body);
+    let joined = send(&env.app, ApiRequest::post(&resend_path).by(&alice)).await;
+    assert_eq!(joined.status, 400, "{}", joined.body);
+    assert!(joined.message().contains("already joined"));
+    let unknown = send(
+        &env.app,
+        ApiRequest::post(&org.path(&format!(
+            "/members/{}/invitation/resend",
+            uuid::Uuid::new_v4()
+        )))
+        .by(&alice),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn pending_invitations_are_capped_by_configuration() {
+    let mut env = TestEnv::new().await;
+    env.app.max_pending_invitations = 2;
+    let alice = TestUser::new("alice");
+    let org = create_org(&env, &alice, "Cap Corp").await;
+    let bob = TestUser::new("bob");
+    let carol = TestUser::new("carol");
+    invite(&env, &org, &bob, "viewer").await;
+    invite(&env, &org, &carol, "viewer").await;
+    let dave = TestUser::new("dave");
+    let refused = send(
+        &env.app,
+        ApiRequest::post(&org.path("/members"))
+            .by(&alice)
+            .json(json!({"email": dave.email(), "role": "viewer"})),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.message().contains("pending invitations"),
+        "{}",
+        refused.body
+    );
+    // A joined invitation no longer counts.
+    let id = identity(&env, &org).await;
+    assert_eq!(accept(&env, &bob, &id).await.status, 200);
+    invite(&env, &org, &dave, "viewer").await;
+}
+
+#[tokio::test]
+async fn the_platforms_go_client_pages_memberships_and_reads_the_admin_slug_as_a_string() {
+    let env = TestEnv::new().await;
+    let bob = TestUser::new("bob");
+    for name in ["Go One", "Go Two"] {
+        create_org(&env, &bob, name).await;
+    }
+    // GetMemberships: GetPaged sends only `page` and stops at `last`; items decode into
+    // {id, name, slug, email} strings (a null e-mail decodes as "" in Go).
+    let mut names = Vec::new();
+    for page in 0.. {
+        let reply = memberships(&env, &bob, &format!("?page={page}")).await;
+        for item in reply.body["content"].as_array().unwrap() {
+            for field in ["id", "name", "slug", "email"] {
+                assert!(item[field].is_string(), "{field}: {item}");
+            }
+            names.push(item["name"].as_str().unwrap().to_owned());
+        }
+        if reply.body["last"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(names, ["Go One", "Go Two"]);
+    // The admin client's GetOrganisation decodes `slug` as a string.
+    let olga = TestUser::operator("olga");
+    let org = Org {
+        slug: slugs(&memberships(&env, &bob, "").await)[0].clone(),
+        admin: bob.clone(),
+    };
+    let id = identity(&env, &org).await;
+    let admin = send(
+        &env.app,
+        ApiRequest::get(&format!("/admin/v1/orgs/{id}")).by(&olga),
+    )
+    .await;
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert_eq!(admin.body["slug"], org.slug.as_str());
+    // Its error handling reads `message`: every 4xx has one, an unknown route's too.
+    let unknown = send(
+        &env.app,
+        ApiRequest::get("/api/v1/memberships/not/a/route").by(&bob),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    assert!(!unknown.message().is_empty(), "{}", unknown.body);
+}

@@ -17,6 +17,9 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         Ok((Endpoint::AddMember, p)) => members::add(app, &request, &p).await,
         Ok((Endpoint::RemoveMember, p)) => members::remove(app, &request, &p).await,
         Ok((Endpoint::UpdateMember, p)) => memberships::update_member(app, &request, &p).await,
+        Ok((Endpoint::ResendInvitation, p)) => {
+            memberships::resend_invitation(app, &request, &p).await
+        }
         Ok((Endpoint::ListMemberships, _)) => memberships::list(app, &request).await,
         Ok((Endpoint::AcceptMembership, p)) => memberships::accept(app, &request, &p).await,
         Ok((Endpoint::LeaveMembership, p)) => memberships::leave(app, &request, &p).await,

@@ -6,11 +6,12 @@ use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
 use crate::api::idempotency::{self, Idempotency};
+use crate::api::memberships::send_invitation;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
 use crate::domain::member::{AddMemberBody, MemberResponse, MemberSort, NewMember};
-use crate::domain::memberships::{invitation_terms, MemberListItem};
+use crate::domain::memberships::{invitation_terms, may_invite, MemberListItem};
 use crate::domain::FieldError;
 use crate::error::ApiError;
 use crate::http::{no_content, ok_empty, ok_json, read_body};
@@ -88,19 +89,23 @@ pub async fn add(
         .map(|e| e.as_str())
         .unwrap_or_default();
     let reads = Reads::default();
+    // The pending invitations (one Query), counted in the decision, after the authorisation:
+    // concurrent adds may each see the last free place (docs/members.md).
+    let members = app.store.members(&slug).await?;
     let added = app
         .store
         .apply(&slug, &caller, Permission::Administer, reads, |access| {
             let now = Utc::now();
+            may_invite(&members, app.max_pending_invitations, now)?;
             let answer = idempotency
                 .iter()
                 .map(|i| i.record(StatusCode::OK, "", now));
             let change = decisions::add_member(access, &member, now).with_all(answer);
-            Ok::<_, ApiError>(Decision::write(change, ()))
+            Ok::<_, ApiError>(Decision::write(change, access.organisation.clone()))
         })
         .await;
-    match added {
-        Ok(()) => {}
+    let organisation = match added {
+        Ok(organisation) => organisation,
         Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
             return idempotency::replay_after_race(app, idempotency.as_ref()).await
         }
@@ -111,8 +116,9 @@ pub async fn add(
             })
         }
         Err(other) => return Err(other),
-    }
+    };
     tracing::info!(%slug, member = %member.identity, "member added");
+    send_invitation(app, &organisation, &caller, &member).await;
     Ok(ok_empty())
 }
 

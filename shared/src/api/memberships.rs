@@ -12,17 +12,22 @@ use crate::access::{self, Permission, Reads};
 use crate::api::idempotency::{self, Idempotency};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
+use crate::domain::member::Member;
 use crate::domain::memberships::{
     self, MemberListItem, MembershipItem, PatchMemberBody, RoleChange,
 };
-use crate::domain::{Caller, FieldError, Rejection, Slug};
+use crate::domain::organisation::Organisation;
+use crate::domain::verification::address_hash;
+use crate::domain::{decisions, Caller, FieldError, Rejection, Slug};
 use crate::error::ApiError;
 use crate::http::{
     check_if_match, entity_tag, if_match, no_content, ok_json, read_body, with_entity_tag,
 };
+use crate::mail::OutgoingMail;
 use crate::paging::{Direction, Page, PageRequest, SortField};
 use crate::routes::PathParams;
 use crate::storage::memberships::Read;
+use crate::storage::StoreError;
 
 /// The one order of the memberships list: when each began (joined, or invited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,4 +213,129 @@ pub async fn update_member(
         crate::http::json_response(StatusCode::OK, body),
         &tag,
     ))
+}
+
+/// The invitation mail of `member`, sent by `inviter`: counted in the address's mail log
+/// first (suppressed past the hourly share, as verification mails are). The membership is
+/// committed already: a failure is logged, not returned.
+pub async fn send_invitation(
+    app: &App,
+    organisation: &Organisation,
+    inviter: &Caller,
+    member: &Member,
+) {
+    let Some(email) = &member.email else {
+        return;
+    };
+    let hash = address_hash(email);
+    let counted = app
+        .store
+        .decide_and_write(
+            |_| async { Ok::<_, StoreError>(Some(app.store.mail_log(&hash).await?)) },
+            |log| Ok(decisions::count_mail(&log, &organisation.slug, Utc::now())),
+        )
+        .await;
+    match counted {
+        Ok(true) => mail_invitation(app, organisation, inviter, member).await,
+        Ok(false) => {
+            tracing::warn!(slug = %organisation.slug, suppressed = 1, "invitation mail suppressed: the address had its hourly share");
+            crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
+        }
+        Err(error) => {
+            tracing::error!(%error, slug = %organisation.slug, "counting an invitation mail failed; not sent");
+            crate::metrics::mail(crate::metrics::MailOutcome::Failed);
+        }
+    }
+}
+
+/// Mails the invitation (counted already). A failure is logged, not returned.
+async fn mail_invitation(
+    app: &App,
+    organisation: &Organisation,
+    inviter: &Caller,
+    member: &Member,
+) {
+    let Some(email) = &member.email else {
+        return;
+    };
+    let by = inviter.username.as_deref().unwrap_or("An admin");
+    let expires = member
+        .invitation
+        .map(|i| {
+            format!(
+                "\nThe invitation expires at {}.\n",
+                i.expires_at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .unwrap_or_default();
+    let mail = OutgoingMail {
+        to: email.clone(),
+        subject: format!("{by} invited you to {}", organisation.name.as_str()),
+        text: format!(
+            "{by} invited you to join organisation {} as {}.\n\n\
+             Sign in with this address to accept or decline:\n{}\n{expires}",
+            organisation.name.as_str(),
+            member.role.as_str(),
+            app.console_url,
+        ),
+    };
+    if let Err(error) = app.mailer.send(&mail).await {
+        tracing::error!(%error, slug = %organisation.slug, "invitation mail failed");
+    }
+}
+
+/// `POST .../members/{memberIdentity}/invitation/resend` (admins): a new mail and a new
+/// expiry; 202 with no body.
+pub async fn resend_invitation(
+    app: &App,
+    request: &Request,
+    params: &PathParams,
+) -> Result<Response<Body>, ApiError> {
+    let slug = params.slug()?;
+    let identity = Uuid::parse_str(params.get("memberIdentity")?).map_err(|_| {
+        ApiError::invalid_fields(vec![FieldError::new("memberIdentity", "must be a UUID")])
+    })?;
+    let caller = access::caller(app, request)?;
+    let store = &app.store;
+    let reads = Reads {
+        member: Some(identity),
+        ..Reads::default()
+    };
+    // Boxed: the read nests the authorisation's own read loop, a large future.
+    let (organisation, member) = Box::pin(store.decide_and_write(
+        // The organisation (authorising the caller) with the member, then the address's log.
+        |_| async {
+            let access = store
+                .read_authorised::<ApiError>(&slug, &caller, Permission::Administer, reads)
+                .await?;
+            let email = access
+                .target_member
+                .as_ref()
+                .and_then(|m| m.email.as_ref().filter(|_| m.subject.is_none()));
+            let log = match email {
+                Some(email) => store.mail_log(&address_hash(email)).await?,
+                None => crate::domain::records::MailLog::default(),
+            };
+            Ok(Some((access, log)))
+        },
+        |(access, log)| {
+            let decision = memberships::resend_invitation(
+                &access,
+                identity,
+                &log,
+                app.invitation_ttl_days,
+                Utc::now(),
+            )?;
+            Ok::<_, ApiError>(Decision {
+                change: decision.change,
+                outcome: (access.organisation, decision.outcome),
+            })
+        },
+    ))
+    .await?;
+    mail_invitation(app, &organisation, &caller, &member).await;
+    tracing::info!(%slug, member = %identity, "invitation resent");
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::ACCEPTED;
+    Ok(response)
 }

@@ -91,7 +91,7 @@ async fn respond(app: &App, view: &OperatorView) -> Result<Response<Body>, ApiEr
     // Memberships and pending invitations, as GET .../members lists them: one Query.
     let member_count = app.store.members(&organisation.slug).await?.len();
     let v = &organisation.verification;
-    ok_json(&OperatorOrganisationResponse {
+    let mut body = serde_json::to_value(OperatorOrganisationResponse {
         organisation: OrganisationResponse::from(organisation),
         revision: organisation.revision,
         created_by: view.created_by.as_ref(),
@@ -110,4 +110,12 @@ async fn respond(app: &App, view: &OperatorView) -> Result<Response<Body>, ApiEr
         },
         quota_overrides: overrides_json(&view.quota_overrides()),
     })
+    .map_err(ApiError::internal)?;
+    // The admin plane follows the platform's Go client, whose admin `Organisation` decodes
+    // `slug` as a plain string; the customer body keeps the seed's `{"slugValue"}`
+    // (docs/organisations.md).
+    if let Some(object) = body.as_object_mut() {
+        object.insert("slug".to_owned(), Value::from(organisation.slug.as_str()));
+    }
+    ok_json(&body)
 }

@@ -8,11 +8,15 @@ use uuid::Uuid;
 
 use super::access::Access;
 use super::activity::{ActivityEvent, ActivityType, Actor, DetailType};
-use super::change::{Change, Decision, Expect, Record, RecordKey, Write};
-use super::decisions::{claim_invitation, member_outbound, next_revision};
+use super::change::{Change, Decision, Expect, Profile, Record, RecordKey, Write};
+use super::decisions::{
+    claim_invitation, count_mail, member_outbound, next_revision, MAILS_PER_ADDRESS_PER_HOUR,
+};
 use super::input::{collect, finish, Field, RequestBody};
 use super::member::{Invitation, KubernetesRole, Member, MemberResponse, Role};
 use super::organisation::Organisation;
+use super::records::{take_slot, MailLog};
+use super::resend::RESEND_INTERVAL;
 use super::{Caller, Email, FieldError, Rejection, Slug};
 
 /// How long an invitation may be claimed, unless configured otherwise (`INVITATION_TTL_DAYS`).
@@ -414,6 +418,98 @@ pub fn change_role(
         ));
     }
     Ok(Decision::write(change, after))
+}
+
+/// At most `limit` pending (unexpired) invitations among `members`; else 400.
+pub fn may_invite(members: &[Member], limit: u32, now: DateTime<Utc>) -> Result<(), Rejection> {
+    let pending = members
+        .iter()
+        .filter(|m| m.status(now) == MembershipStatus::Invited)
+        .count();
+    if pending >= usize::try_from(limit).unwrap_or(usize::MAX) {
+        return Err(Rejection::Invalid {
+            message: format!(
+                "This organisation has {pending} pending invitations, the most it may have \
+                 (MAX_PENDING_INVITATIONS_PER_ORGANISATION = {limit}); remove or wait for some \
+                 before inviting more."
+            ),
+            details: vec![FieldError::new("email", "too many pending invitations").to_string()],
+        });
+    }
+    Ok(())
+}
+
+/// `POST .../members/{memberIdentity}/invitation/resend` (admins): the invitation (expired or
+/// not) gets a new expiry and a new mail, counted in the address's mail log as verification
+/// mails are (429 within [`RESEND_INTERVAL`] of the last one, or past
+/// [`MAILS_PER_ADDRESS_PER_HOUR`]). 404 for no such member, 400 once joined.
+pub fn resend_invitation(
+    access: &Access,
+    identity: Uuid,
+    log: &MailLog,
+    ttl_days: u32,
+    now: DateTime<Utc>,
+) -> Result<Decision<Member>, Rejection> {
+    let organisation = &access.organisation;
+    let slug = &organisation.slug;
+    let member = access.target_member.as_ref().ok_or_else(|| {
+        Rejection::NotFound(format!(
+            "Member {identity} does not exist in organisation '{slug}'."
+        ))
+    })?;
+    if member.subject.is_some() {
+        return Err(Rejection::invalid(format!(
+            "Member {identity} has already joined organisation '{slug}'; there is no invitation to send."
+        )));
+    }
+    if let Some(last) = log.sent_at.iter().max() {
+        let wait = *last + RESEND_INTERVAL - now;
+        if wait > Duration::zero() {
+            let seconds = u64::try_from((wait.num_milliseconds().max(1) + 999) / 1000).unwrap_or(1);
+            return Err(Rejection::TooMany {
+                message: format!(
+                    "A mail went to this address less than 60 seconds ago. Try again in {seconds} seconds."
+                ),
+                retry_after_seconds: seconds,
+            });
+        }
+    }
+    if let Err(seconds) = take_slot(
+        &log.sent_at,
+        now,
+        Duration::hours(1),
+        MAILS_PER_ADDRESS_PER_HOUR,
+    ) {
+        return Err(Rejection::TooMany {
+            message: format!(
+                "This address had {MAILS_PER_ADDRESS_PER_HOUR} mails from us in the last hour; \
+                 try again later."
+            ),
+            retry_after_seconds: seconds,
+        });
+    }
+    let counted = count_mail(log, slug, now)
+        .change
+        .map(|change| change.writes)
+        .unwrap_or_default();
+    let renewed = Member {
+        invitation: Some(invitation_terms(now, ttl_days)),
+        ..member.clone()
+    };
+    // The profile is written at its revision (one write more): a claim or removal decided
+    // concurrently moves it, and this is decided again.
+    let change = Change {
+        slug: slug.clone(),
+        profile: Profile::Update {
+            organisation: organisation.clone(),
+            read_revision: organisation.revision,
+        },
+        activity: None,
+        writes: vec![Write::put(Record::Member(renewed.clone()), Expect::Present)],
+        ledger: None,
+    }
+    .with_all(counted);
+    Ok(Decision::write(change, renewed))
 }
 
 #[cfg(test)]
