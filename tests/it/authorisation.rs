@@ -222,6 +222,46 @@ fn expectations() -> Vec<(&'static str, Build, [u16; 7])> {
             [204, 403, 403, 403, 403, 401, 403],
         ),
         (
+            "PATCH /organisations/{slug}/members/{identity}",
+            |f| {
+                ApiRequest::patch(&format!(
+                    "/api/v1/organisations/{}/members/{}",
+                    f.slug, f.viewer_identity
+                ))
+                .json(json!({"role": "developer"}))
+            },
+            [200, 403, 403, 403, 403, 401, 403],
+        ),
+        // The viewer has joined: an admin gets past authorisation to the rule (400).
+        (
+            "POST /organisations/{slug}/members/{identity}/invitation/resend",
+            |f| {
+                ApiRequest::post(&format!(
+                    "/api/v1/organisations/{}/members/{}/invitation/resend",
+                    f.slug, f.viewer_identity
+                ))
+            },
+            [400, 403, 403, 403, 403, 401, 403],
+        ),
+        // The caller's own organisations: every caller has a (possibly empty) list.
+        (
+            "GET /memberships",
+            |_| ApiRequest::get("/api/v1/memberships"),
+            [200, 200, 200, 200, 200, 401, 200],
+        ),
+        // Members have joined already (200, idempotent); nobody else has an invitation (404).
+        (
+            "POST /memberships/{identity}/accept",
+            |f| ApiRequest::post(&format!("/api/v1/memberships/{}/accept", f.identity)),
+            [200, 200, 200, 200, 404, 401, 404],
+        ),
+        // The admin is the last one (400); the others leave; nobody else has anything to leave.
+        (
+            "DELETE /memberships/{identity}",
+            |f| ApiRequest::delete(&format!("/api/v1/memberships/{}", f.identity)),
+            [400, 204, 204, 204, 404, 401, 404],
+        ),
+        (
             "GET /compute-information/organisation/{slug}",
             |f| {
                 ApiRequest::get(&format!(
