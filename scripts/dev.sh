@@ -19,6 +19,8 @@ export RUST_LOG=${RUST_LOG:-info}
 # Verification mails land here, one file each (README: "E-mail verification locally").
 export MAIL_OUTBOX_DIR=${MAIL_OUTBOX_DIR:-$root/.local/outbox}
 export PUBLIC_API_URL=${PUBLIC_API_URL:-http://127.0.0.1:$PORT}
+# The console invitation mails link to (docs/members.md).
+export CONSOLE_URL=${CONSOLE_URL:-http://127.0.0.1:3000}
 # The Commission's VIES; point VIES_BASE_URL at a stand-in when offline (a timeout is "UNAVAILABLE").
 export VIES_BASE_URL=${VIES_BASE_URL:-https://ec.europa.eu/taxation_customs/vies/rest-api}
 export VIES_TIMEOUT_MS=${VIES_TIMEOUT_MS:-3000}
