@@ -514,6 +514,89 @@ async fn platform_events_section() {
     );
 }
 
+/// `user` a member of `count` more organisations, seeded straight into the table (profile and
+/// member item, as a create writes them): the list's cost does not depend on how they came.
+async fn seed_memberships(env: &TestEnv, user: &TestUser, from: usize, count: usize) {
+    use shared::domain::member::{KubernetesRole, Member, Role};
+    use shared::domain::organisation::{Organisation, OrganisationName, OrganisationType};
+    use shared::domain::{Email, Subject};
+    let now = chrono::Utc::now();
+    for n in from..from + count {
+        let slug = Slug::parse(&format!("member-of-{n}")).expect("slug");
+        let organisation = Organisation {
+            identity: uuid::Uuid::new_v4(),
+            slug: slug.clone(),
+            name: OrganisationName::parse("n", &format!("Member Of {n}")).expect("name"),
+            organisation_type: OrganisationType::Business,
+            contact_email: Email::parse("e", "ops@example.com").expect("e-mail"),
+            billing_email: None,
+            company_name: None,
+            company_address: None,
+            phone_number: None,
+            vat_code: None,
+            vat_code_validated: false,
+            vat_code_validated_at: None,
+            accepted_terms: true,
+            accepted_terms_at: Some(now),
+            accepted_agreements: vec!["privacy-policy".into(), "terms-of-service".into()],
+            restricted_to_available_cloud_providers: false,
+            restricted_override: None,
+            created_at: now,
+            revision: 1,
+            admin_count: 1,
+            verification: Default::default(),
+            vat_next_check_at: None,
+            profile_writes: 0,
+        };
+        let member = Member {
+            identity: uuid::Uuid::new_v4(),
+            email: Some(Email::parse("e", user.email()).expect("e-mail")),
+            username: Some(user.username.clone()),
+            role: Role::Admin,
+            kubernetes_role: KubernetesRole::ClusterAdmin,
+            subject: Subject::parse(&user.sub),
+            joined_at: now + chrono::Duration::milliseconds(n as i64),
+            invitation: None,
+        };
+        env.store()
+            .seed(&organisation, &slug)
+            .await
+            .expect("profile");
+        env.store().seed(&member, &slug).await.expect("member");
+    }
+}
+
+async fn memberships_section() {
+    let env = bench_env().await;
+    let user = TestUser::new("bench");
+    let baseline = raw_get_item(&env).await;
+    header("The caller's organisations (`GET /api/v1/memberships`, `members` function)");
+    row("raw GetItem (baseline)", &baseline, &baseline);
+    let mut seeded = 0;
+    for total in [1usize, 100, 1000] {
+        seed_memberships(&env, &user, seeded, total - seeded).await;
+        seeded = total;
+        let last_page = (total - 1) / 50;
+        for (label, page) in [("first page", 0), ("last page", last_page)] {
+            if label == "last page" && last_page == 0 {
+                continue;
+            }
+            let path = format!("/api/v1/memberships?page={page}");
+            let figures = measure(&env, 50, |_| async {
+                let reply = api_tests::send(&env.app, ApiRequest::get(&path).by(&user)).await;
+                assert_eq!(reply.status, 200);
+                assert_eq!(reply.body["totalElements"], total);
+            })
+            .await;
+            row(
+                &format!("{total} memberships, {label} (50)"),
+                &figures,
+                &baseline,
+            );
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -524,6 +607,9 @@ async fn main() {
     }
     if wanted("members") {
         members_section().await;
+    }
+    if wanted("memberships") {
+        memberships_section().await;
     }
     if wanted("activity") {
         activity_section().await;
@@ -541,5 +627,7 @@ async fn main() {
 async fn bench_env() -> TestEnv {
     let mut env = TestEnv::new().await;
     env.app.max_organisations_per_user_per_day = usize::MAX;
+    // The members section invites 1,000 people to one organisation.
+    env.app.max_pending_invitations = u32::MAX;
     env
 }
