@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use shared::domain::activity::{ActivityEvent, ActivityType, Actor};
 use shared::domain::change::Change;
 use shared::domain::organisation::OrganisationName;
-use shared::domain::records::MailLog;
 use shared::domain::verification::address_hash;
+use shared::domain::verification::MailLog;
 use shared::domain::{Email, Slug};
 use shared::storage::StoreError;
 

@@ -152,7 +152,7 @@ async fn bad_codes_change_nothing() {
 
     // An expired code (TTL deletion is lazy) is refused even while it is still stored.
     let expired = "B".repeat(43);
-    let record = shared::domain::records::EmailCode {
+    let record = shared::domain::verification::EmailCode {
         code_hash: shared::domain::verification::code_hash(&expired),
         slug: shared::domain::Slug::parse(&slug).unwrap(),
         kind: shared::domain::verification::EmailKind::Contact,

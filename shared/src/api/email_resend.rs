@@ -10,7 +10,7 @@ use crate::api::idempotency::{self, Idempotency};
 use crate::api::validation::mail_challenge;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
-use crate::domain::resend::{self, ResendBody};
+use crate::domain::decisions::{self as resend, ResendBody};
 use crate::domain::verification::{address_hash, EmailKind};
 use crate::error::ApiError;
 use crate::http::read_body;

@@ -14,7 +14,7 @@ use crate::app::App;
 use crate::domain::access::operate;
 use crate::domain::ledger::ComputeInformation;
 use crate::domain::operator::{
-    overrides_json, update_organisation, Creator, OperatorPatch, OperatorPatchBody, OperatorView,
+    overrides_json, Creator, OperatorPatch, OperatorPatchBody, OperatorView,
 };
 use crate::domain::organisation::OrganisationResponse;
 use crate::domain::quotas::Quotas;
@@ -65,7 +65,12 @@ pub async fn update(
     let view = app
         .store
         .apply_as_operator(identity, &caller, |view| {
-            Ok::<_, ApiError>(update_organisation(view, &caller, &patch, Utc::now()))
+            Ok::<_, ApiError>(crate::domain::decisions::operator::update_organisation(
+                view,
+                &caller,
+                &patch,
+                Utc::now(),
+            ))
         })
         .await?;
     tracing::info!(slug = %view.organisation.slug, %identity, operator = %caller.subject, "organisation changed by a platform operator");

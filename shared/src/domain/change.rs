@@ -9,9 +9,9 @@ use super::member::Member;
 use super::organisation::Organisation;
 use super::platform::{Resource, ResourceRecord};
 use super::records::{
-    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup,
-    MailLog, Registration,
+    CreationLog, DeletionRecord, EmailLookup, IdempotencyRecord, IdentityLookup, Registration,
 };
+use super::verification::{EmailCode, MailLog};
 use super::{Email, Slug, Subject};
 use uuid::Uuid;
 

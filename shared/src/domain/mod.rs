@@ -10,10 +10,10 @@ pub mod ledger;
 pub mod member;
 pub mod operator;
 pub mod organisation;
+pub mod outbound;
 pub mod platform;
 pub mod quotas;
 pub mod records;
-pub mod resend;
 pub mod vat;
 pub mod verification;
 

@@ -15,9 +15,9 @@ use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord};
 use crate::domain::records::{
-    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup,
-    MailLog, Registration,
+    CreationLog, DeletionRecord, EmailLookup, IdempotencyRecord, IdentityLookup, Registration,
 };
+use crate::domain::verification::{EmailCode, MailLog};
 use crate::domain::Slug;
 
 /// The attribute that names an item's entity type.
@@ -44,7 +44,7 @@ pub mod fields {
     pub const PAYMENT_VERSION: &str = "payment_version";
     pub const PAYMENT_METHOD_ATTACHED_AT: &str = "payment_method_attached_at";
     pub const RESOURCE_RECORDS: &str = "resource_records";
-    /// [`EmailCode::used_at`](crate::domain::records::EmailCode).
+    /// [`EmailCode::used_at`](crate::domain::verification::EmailCode).
     pub const USED_AT: &str = "used_at";
 }
 

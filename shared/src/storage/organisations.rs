@@ -13,9 +13,8 @@ use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::quotas::QuotaOverrides;
-use crate::domain::records::{
-    CreationLog, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup, MailLog,
-};
+use crate::domain::records::{CreationLog, EmailLookup, IdempotencyRecord, IdentityLookup};
+use crate::domain::verification::{EmailCode, MailLog};
 use crate::domain::{Caller, Slug, Subject};
 
 /// What a platform event's decision needs read of its organisation.

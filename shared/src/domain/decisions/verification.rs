@@ -1,26 +1,225 @@
-//! Resending an address's verification mail (`POST .../validation-status/email/resend`): a
-//! new code replaces the current one, counted towards the address's verification mails.
-//!
-//! The decision rests on two reads: the organisation (with the caller's access) and the mail
-//! log of the address. It refuses when the address is verified already (400), when a
-//! verification mail went to it less than [`RESEND_INTERVAL`] ago, or when it had
-//! [`MAILS_PER_ADDRESS_PER_HOUR`] in the last hour (429 with the seconds to wait). Otherwise one
-//! change: the profile records the new code's hash (at the same revision: nothing a client
-//! sees changes, so no activity event), the old code's record goes, the new one is inserted,
-//! and the mail is counted in the log under its read version — a concurrent resend or mail to
-//! the address makes the loser read and decide again, so the rules hold under races and the
-//! mail is counted exactly once. The code is mailed after the commit.
+//! Verification: the legal entity, e-mail codes (and their resend), VIES answers.
 
 use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+use crate::domain::access::Access;
+use crate::domain::activity::{
+    ActivityEvent, ActivityType, Actor, ActorType, DetailType, Outbound,
+};
+use crate::domain::change::{Change, Decision, Expect, Profile, Record, RecordKey, Refusal, Write};
+use crate::domain::input::{Field, RequestBody};
+use crate::domain::organisation::Organisation;
+use crate::domain::records::take_slot;
+use crate::domain::vat::VatNumber;
+use crate::domain::verification::{normalise_entity_text, EmailChallenge, EmailKind, ViesAnswer};
+use crate::domain::verification::{EmailCode, MailLog};
+use crate::domain::{Email, FieldError, Rejection};
 use serde::Deserialize;
 
-use super::access::Access;
-use super::change::{Change, Decision, Expect, Profile, Record, RecordKey, Write};
-use super::decisions::{count_mail, MAILS_PER_ADDRESS_PER_HOUR};
-use super::input::{Field, RequestBody};
-use super::records::{take_slot, MailLog};
-use super::verification::{EmailChallenge, EmailKind};
-use super::{FieldError, Rejection};
+/// Confirms the legal entity name and/or address VIES holds for the VAT number (admins).
+pub fn confirm_legal_entity(
+    access: &Access,
+    name: Option<&str>,
+    address: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Decision<Organisation>, Rejection> {
+    let read_revision = access.organisation.revision;
+    let mut organisation = access.organisation.clone();
+    // `vatCodeValidated` follows VIES's last definite answer; a later "could not check" leaves
+    // that answer, and the registry's name and address, standing.
+    if !organisation.vat_code_validated {
+        return Err(Rejection::invalid(
+            "VIES has not confirmed this organisation's VAT number, so there is no legal entity to confirm.",
+        ));
+    }
+    let v = &mut organisation.verification;
+    let mut mismatches = Vec::new();
+    for (submitted, registry, verified_at, field) in [
+        (
+            name,
+            &v.vat_legal_entity_name,
+            &mut v.vat_legal_entity_name_verified_at,
+            "vatLegalEntityName",
+        ),
+        (
+            address,
+            &v.vat_legal_entity_address,
+            &mut v.vat_legal_entity_address_verified_at,
+            "vatLegalEntityAddress",
+        ),
+    ] {
+        let Some(submitted) = submitted else { continue };
+        match registry {
+            Some(registry)
+                if normalise_entity_text(registry) == normalise_entity_text(submitted) =>
+            {
+                *verified_at = Some(now);
+            }
+            Some(_) => mismatches.push(FieldError::new(
+                field,
+                "does not match what VIES holds for this VAT number",
+            )),
+            None => mismatches.push(FieldError::new(
+                field,
+                "VIES holds no value to compare with",
+            )),
+        }
+    }
+    if !mismatches.is_empty() {
+        return Err(Rejection::Invalid {
+            message: "The legal entity does not match the VAT registry.".into(),
+            details: mismatches.iter().map(ToString::to_string).collect(),
+        });
+    }
+    organisation.revision += 1;
+    let actor = Actor::user(&access.caller);
+    let confirmed: Vec<&str> = [name.map(|_| "name"), address.map(|_| "address")]
+        .into_iter()
+        .flatten()
+        .collect();
+    let event = ActivityEvent::new(
+        ActivityType::VatLegalEntityConfirmed,
+        actor.clone(),
+        format!(
+            "{} confirmed the VAT legal entity's {}",
+            actor.display_name(),
+            confirmed.join(" and ")
+        ),
+        now,
+    );
+    Ok(Decision::write(
+        Change::update(organisation.clone(), read_revision, event),
+        organisation,
+    ))
+}
+
+/// Marks the address `code` verifies as verified and uses the code up. The address must still
+/// be the organisation's.
+pub fn verify_email(
+    organisation: &Organisation,
+    code: &EmailCode,
+    now: DateTime<Utc>,
+) -> Result<Change, Rejection> {
+    let current = match code.kind {
+        EmailKind::Contact => Some(&organisation.contact_email),
+        EmailKind::Billing => organisation.billing_email.as_ref(),
+    };
+    if current.map(Email::key) != Some(code.email.key()) {
+        return Err(Rejection::invalid(format!(
+            "The organisation's {} e-mail address is no longer {}; this code verifies nothing.",
+            code.kind.describe(),
+            code.email
+        )));
+    }
+    // The address is the organisation's, but the code is not its last one for it: a code of an
+    // organisation deleted since, whose slug a new one took (codes live outside the partition,
+    // so the sweep does not remove them; they expire after 24 hours).
+    if organisation.verification.code_hash(code.kind) != Some(code.code_hash.as_str()) {
+        return Err(Rejection::NotFound(
+            "The organisation of this code no longer exists.".into(),
+        ));
+    }
+    let read_revision = organisation.revision;
+    let mut organisation = organisation.clone();
+    match code.kind {
+        EmailKind::Contact => organisation.verification.contact_email_verified_at = Some(now),
+        EmailKind::Billing => organisation.verification.billing_email_verified_at = Some(now),
+    }
+    organisation.revision += 1;
+    let actor = Actor {
+        actor_type: ActorType::User,
+        subject: None,
+        username: None,
+        email: Some(code.email.as_str().to_owned()),
+    };
+    let outbound = Outbound::new(&organisation, &actor, now).event(
+        DetailType::EmailVerified,
+        serde_json::json!({"emailKind": code.kind, "email": code.email}),
+    );
+    let event = ActivityEvent::new(
+        ActivityType::EmailVerified,
+        actor,
+        format!(
+            "{} was verified as the {} e-mail address",
+            code.email,
+            code.kind.describe()
+        ),
+        now,
+    )
+    .with_outbound(outbound);
+    // The code is kept, marked used, until its expiry: opening the link again (mail scanners
+    // fetch links before people click them) answers "already verified", not "unknown".
+    let used = EmailCode {
+        used_at: Some(now),
+        ..code.clone()
+    };
+    Ok(Change::update(organisation, read_revision, event)
+        .with(Write::put(Record::EmailCode(used), Expect::Unused).or_refuse(Refusal::CodeUsed)))
+}
+
+/// Records VIES's answer on the scheduled re-validation; a changed status is an activity event
+/// of the platform. `None` when the organisation no longer has this VAT number (a change of
+/// number scheduled its own check). The decision says whether the status changed.
+pub fn record_vies_answer(
+    organisation: &Organisation,
+    vat: &VatNumber,
+    answer: &ViesAnswer,
+    now: DateTime<Utc>,
+) -> Option<Decision<bool>> {
+    if organisation.vat_code.as_deref() != Some(vat.as_string().as_str()) {
+        return None;
+    }
+    let read_revision = organisation.revision;
+    let mut next = organisation.clone();
+    let before = next.verification.vat_status;
+    let changed = next.record_vies_answer(answer, now);
+    let activity = changed.then(|| {
+        next.revision += 1;
+        let after = next.verification.vat_status.map_or("none", |s| s.as_str());
+        ActivityEvent::new(
+            ActivityType::VatStatusChanged,
+            Actor::system(),
+            format!(
+                "VAT number {vat} is now {after} (was {}): {}",
+                before.map_or("none", |s| s.as_str()),
+                answer.describe()
+            ),
+            now,
+        )
+        .with_outbound(
+            Outbound::new(&next, &Actor::system(), now)
+                .vat_status_change(Some(organisation), &next),
+        )
+    });
+    Some(Decision::write(
+        Change {
+            slug: next.slug.clone(),
+            profile: Profile::Update {
+                organisation: next,
+                read_revision,
+            },
+            activity,
+            writes: Vec::new(),
+            ledger: None,
+        },
+        changed,
+    ))
+}
+
+// Resending an address's verification mail.
+// Resending an address's verification mail (`POST .../validation-status/email/resend`): a
+// new code replaces the current one, counted towards the address's verification mails.
+//
+// The decision rests on two reads: the organisation (with the caller's access) and the mail
+// log of the address. It refuses when the address is verified already (400), when a
+// verification mail went to it less than [`RESEND_INTERVAL`] ago, or when it had
+// [`MAILS_PER_ADDRESS_PER_HOUR`] in the last hour (429 with the seconds to wait). Otherwise one
+// change: the profile records the new code's hash (at the same revision: nothing a client
+// sees changes, so no activity event), the old code's record goes, the new one is inserted,
+// and the mail is counted in the log under its read version — a concurrent resend or mail to
+// the address makes the loser read and decide again, so the rules hold under races and the
+// mail is counted exactly once. The code is mailed after the commit.
 
 /// At most one resend per address in this interval (counting any verification mail to it).
 pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
@@ -147,7 +346,7 @@ pub fn resend(
 }
 
 /// 429, with the wait rounded up to whole seconds (at least one).
-fn too_many(message: &str, wait: Duration) -> Rejection {
+pub(crate) fn too_many(message: &str, wait: Duration) -> Rejection {
     let millis = wait.num_milliseconds().max(1);
     let seconds = u64::try_from((millis + 999) / 1000).unwrap_or(1);
     Rejection::TooMany {
@@ -157,7 +356,7 @@ fn too_many(message: &str, wait: Duration) -> Rejection {
 }
 
 #[cfg(test)]
-mod tests {
+mod resend_tests {
     use super::*;
     use crate::domain::access::Access;
     use crate::domain::change::Operation;
