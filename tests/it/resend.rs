@@ -329,7 +329,6 @@ async fn a_change_decided_before_a_resend_reads_again_and_the_resent_code_works(
     // A PATCH that read the profile before the resend, writing only now.
     let mut renamed = stale.clone();
     renamed.name = OrganisationName::parse("n", "Renamed Org").unwrap();
-    renamed.revision = stale.revision + 1;
     let event = ActivityEvent::new(
         ActivityType::OrganisationUpdated,
         Actor::system(),
@@ -338,7 +337,7 @@ async fn a_change_decided_before_a_resend_reads_again_and_the_resent_code_works(
     );
     let written = env
         .store()
-        .write(&Change::update(renamed, stale.revision, event))
+        .write(&Change::update(&stale, renamed, event))
         .await;
     assert!(matches!(written, Err(StoreError::Conflict)), "{written:?}");
 

@@ -20,18 +20,40 @@ use uuid::Uuid;
 pub enum Profile {
     /// A new organisation: its slug must be free and not being swept after a delete.
     Create(Organisation),
-    /// The profile after the change, written if the stored one is still at `read_revision`.
-    /// With an activity event its revision must be `read_revision + 1`.
-    Update {
-        organisation: Organisation,
-        read_revision: u64,
-    },
+    /// The profile after the change, written if the stored one is still at the revision read
+    /// (built by [`Change::update`] and [`Change::rewrite`] only).
+    Update(ProfileUpdate),
     /// Removed, if the stored one is still at `read_revision`.
     Delete { read_revision: u64 },
     /// Left as it is; it must exist.
     Exists,
     /// Not touched: the change writes records beside organisations only (a mail log).
     Untouched,
+}
+
+/// A profile after a change, with the revision it was read at. Its fields are private: the
+/// constructors of [`Change`] are the only way to make one, so the revision rule (a change
+/// clients see takes the next revision, one they do not keeps it) holds by construction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileUpdate {
+    organisation: Organisation,
+    read_revision: u64,
+}
+
+impl ProfileUpdate {
+    /// The profile as the change writes it.
+    pub fn organisation(&self) -> &Organisation {
+        &self.organisation
+    }
+
+    pub fn into_organisation(self) -> Organisation {
+        self.organisation
+    }
+
+    /// The revision the decision was taken on: the write's guard.
+    pub fn read_revision(&self) -> u64 {
+        self.read_revision
+    }
 }
 
 /// A record written with a change.
@@ -181,18 +203,65 @@ pub struct Change {
 }
 
 impl Change {
-    /// The profile moves from `read_revision` to `organisation` (whose revision is the next),
-    /// recorded by `event`.
-    pub fn update(organisation: Organisation, read_revision: u64, event: ActivityEvent) -> Self {
+    /// A change clients see: the profile moves from `before` to `after` at the next revision,
+    /// recorded by `event` (whose outbound events carry that revision).
+    pub fn update(before: &Organisation, after: Organisation, event: ActivityEvent) -> Self {
+        Self::update_or_rewrite(before, after, Some(event))
+    }
+
+    /// A write no client sees (a new code's hash, the VAT job's next check): the profile
+    /// keeps its revision, and no activity event is written.
+    pub fn rewrite(before: &Organisation, after: Organisation) -> Self {
+        Self::update_or_rewrite(before, after, None)
+    }
+
+    /// [`Change::update`] with an event, [`Change::rewrite`] without one.
+    pub fn update_or_rewrite(
+        before: &Organisation,
+        mut after: Organisation,
+        mut event: Option<ActivityEvent>,
+    ) -> Self {
+        after.revision = before.revision + u64::from(event.is_some());
+        if let Some(outbound) = event.as_mut().and_then(|e| e.outbound.as_mut()) {
+            outbound.revision = after.revision;
+        }
         Self {
-            slug: organisation.slug.clone(),
-            profile: Profile::Update {
-                organisation,
-                read_revision,
-            },
-            activity: Some(event),
+            slug: after.slug.clone(),
+            profile: Profile::Update(ProfileUpdate {
+                organisation: after,
+                read_revision: before.revision,
+            }),
+            activity: event,
             writes: Vec::new(),
             ledger: None,
+        }
+    }
+
+    /// With an event, [`Change::update`]; without one the profile is left as it is (it must
+    /// exist) and only the change's records are written.
+    pub fn update_or_keep(
+        before: &Organisation,
+        after: Organisation,
+        event: Option<ActivityEvent>,
+    ) -> Self {
+        match event {
+            Some(event) => Self::update(before, after, event),
+            None => Self {
+                slug: before.slug.clone(),
+                profile: Profile::Exists,
+                activity: None,
+                writes: Vec::new(),
+                ledger: None,
+            },
+        }
+    }
+
+    /// The profile as it is after the change: the updated one, or `before` when the change
+    /// leaves it as it is.
+    pub fn profile_after(&self, before: &Organisation) -> Organisation {
+        match &self.profile {
+            Profile::Update(update) => update.organisation().clone(),
+            _ => before.clone(),
         }
     }
 

@@ -158,8 +158,8 @@ impl Store {
                     other => other?,
                 }
                 tracing::info!(%slug, member = %bound.identity, "invitation claimed");
-                if let Profile::Update { organisation, .. } = change.profile {
-                    snapshot.organisation = organisation.as_written();
+                if let Profile::Update(update) = change.profile {
+                    snapshot.organisation = update.into_organisation().as_written();
                 }
                 bound
             }
@@ -207,13 +207,14 @@ impl Store {
                 meanings.extend([IfNot::Refuse(Refusal::SlugTaken); 2]);
                 Some(organisation.revision)
             }
-            Profile::Update {
-                organisation,
-                read_revision,
-            } => {
+            Profile::Update(update) => {
+                let organisation = update.organisation();
                 items.push(self.put(
                     to_item(&organisation.clone().as_written(), slug)?,
-                    Some(profile_as_read(*read_revision, organisation.profile_writes)),
+                    Some(profile_as_read(
+                        update.read_revision(),
+                        organisation.profile_writes,
+                    )),
                 )?);
                 meanings.push(IfNot::Retry);
                 Some(organisation.revision)

@@ -11,10 +11,10 @@ use crate::domain::organisation::Organisation;
 use crate::domain::outbound::*;
 use crate::domain::{Caller, Email, Rejection};
 
-/// The profile after a membership change: the next revision, the admin count moved.
-pub(crate) fn next_revision(organisation: &Organisation, admin_delta: i64) -> Organisation {
+/// The profile after a membership change: the admin count moved ([`Change::update`] gives it
+/// the next revision).
+pub(crate) fn with_admins(organisation: &Organisation, admin_delta: i64) -> Organisation {
     let mut next = organisation.clone();
-    next.revision += 1;
     next.admin_count = u32::try_from(i64::from(next.admin_count) + admin_delta).unwrap_or(0);
     next
 }
@@ -36,7 +36,7 @@ pub fn add_member(access: &Access, member: &Member, now: DateTime<Utc>) -> Chang
     );
     // An invitation is not an admin until it is claimed: `admin_count` counts joined admins.
     let admin_delta = i64::from(member.role == Role::Admin && member.subject.is_some());
-    let next = next_revision(&access.organisation, admin_delta);
+    let next = with_admins(&access.organisation, admin_delta);
     let event = event.with_outbound(member_outbound(
         &next,
         &actor,
@@ -44,7 +44,7 @@ pub fn add_member(access: &Access, member: &Member, now: DateTime<Utc>) -> Chang
         member,
         now,
     ));
-    Change::update(next, access.organisation.revision, event).with_all(member_writes(member))
+    Change::update(&access.organisation, next, event).with_all(member_writes(member))
 }
 
 /// Removes the member read as [`Access::target_member`], never the last admin.
@@ -88,7 +88,7 @@ pub fn remove_member(
         now,
     );
     let admin_delta = -i64::from(joined_admin);
-    let next = next_revision(&access.organisation, admin_delta);
+    let next = with_admins(&access.organisation, admin_delta);
     let event = event.with_outbound(member_outbound(
         &next,
         &actor,
@@ -96,7 +96,7 @@ pub fn remove_member(
         member,
         now,
     ));
-    let mut change = Change::update(next, access.organisation.revision, event).with(Write::remove(
+    let mut change = Change::update(&access.organisation, next, event).with(Write::remove(
         RecordKey::Member(member.identity),
         Expect::Present,
     ));
@@ -140,7 +140,7 @@ pub fn claim_invitation(
         .clone()
         .or_else(|| caller.verified_email().cloned());
     let admin_delta = i64::from(bound.role == Role::Admin);
-    let next = next_revision(organisation, admin_delta);
+    let next = with_admins(organisation, admin_delta);
     let event = event.with_outbound(member_outbound(
         &next,
         &actor,
@@ -148,7 +148,7 @@ pub fn claim_invitation(
         &bound,
         now,
     ));
-    let mut change = Change::update(next, organisation.revision, event);
+    let mut change = Change::update(organisation, next, event);
     if let Some(email) = email {
         change = change.with(Write::put(
             Record::MemberByEmail(crate::domain::records::EmailLookup {

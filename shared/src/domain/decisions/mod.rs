@@ -110,14 +110,13 @@ mod tests {
         let decision =
             update_organisation(&access, &changes, ViesLookup::Unavailable, Utc::now()).unwrap();
         let change = decision.change.unwrap();
-        let Profile::Update {
-            organisation,
-            read_revision,
-        } = &change.profile
-        else {
+        let Profile::Update(update) = &change.profile else {
             panic!("an update")
         };
-        assert_eq!((*read_revision, organisation.revision), (1, 2));
+        assert_eq!(
+            (update.read_revision(), update.organisation().revision),
+            (1, 2)
+        );
         let event = change.activity.unwrap();
         assert_eq!(event.event_type, ActivityType::OrganisationUpdated);
         assert!(event
@@ -159,10 +158,10 @@ mod tests {
         );
         let change =
             remove_member(&access(2, Some(admin.clone())), admin.identity, Utc::now()).unwrap();
-        let Profile::Update { organisation, .. } = &change.profile else {
+        let Profile::Update(update) = &change.profile else {
             panic!("an update")
         };
-        assert_eq!(organisation.admin_count, 1);
+        assert_eq!(update.organisation().admin_count, 1);
         assert_eq!(change.writes.len(), 3, "member, by e-mail, by subject");
         let missing = remove_member(&access(2, None), admin.identity, Utc::now());
         assert!(matches!(missing, Err(Rejection::NotFound(_))));
@@ -227,13 +226,10 @@ mod tests {
             change.activity.unwrap().event_type,
             ActivityType::VatStatusChanged
         );
-        let Profile::Update {
-            organisation: after,
-            ..
-        } = change.profile
-        else {
+        let Profile::Update(update) = change.profile else {
             panic!("an update")
         };
+        let after = update.into_organisation();
         let again = record_vies_answer(&after, &vat, &valid, Utc::now()).unwrap();
         assert!(!again.outcome, "VERIFIED again is no change");
         assert!(

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
-use crate::domain::change::{Change, Decision, Expect, LedgerUpdate, Profile, Record, Write};
+use crate::domain::change::{Change, Decision, Expect, LedgerUpdate, Record, Write};
 use crate::domain::ledger::LedgerDelta;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::Caller;
@@ -106,50 +106,40 @@ pub fn update_organisation(
     if changed.is_empty() && writes.is_empty() {
         return Decision::nothing(view.clone());
     }
-    let (profile, activity) = if changed.is_empty() {
-        (Profile::Exists, None)
+    let activity = if changed.is_empty() {
+        None
     } else {
-        organisation.revision = before.revision + 1;
         let actor = Actor::operator(operator);
         let message = format!(
             "{} (platform operator) changed {}",
             actor.display_name(),
             changed.join(", ")
         );
-        (
-            Profile::Update {
-                organisation: organisation.clone(),
-                read_revision: before.revision,
-            },
-            Some(
-                ActivityEvent::new(
-                    ActivityType::OrganisationUpdated,
-                    actor.clone(),
-                    message,
-                    now,
-                )
-                .with_outbound(operator_outbound(
-                    view,
-                    &organisation,
-                    patch.quota_overrides.as_ref(),
-                    &actor,
-                    now,
-                )),
-            ),
+        Some(
+            ActivityEvent::new(
+                ActivityType::OrganisationUpdated,
+                actor.clone(),
+                message,
+                now,
+            )
+            .with_outbound(operator_outbound(
+                view,
+                &organisation,
+                patch.quota_overrides.as_ref(),
+                &actor,
+                now,
+            )),
         )
     };
     let mut ledger_after = view.ledger.clone();
     if ledger.is_some() {
         ledger_after.resource_records += 1;
     }
+    let mut change = Change::update_or_keep(before, organisation, activity).with_all(writes);
+    change.ledger = ledger;
+    let organisation = change.profile_after(before);
     Decision::write(
-        Change {
-            slug: organisation.slug.clone(),
-            profile,
-            activity,
-            writes,
-            ledger,
-        },
+        change,
         OperatorView {
             organisation,
             ledger: ledger_after,
@@ -287,14 +277,11 @@ mod tests {
         };
         let decision = update_organisation(&view, &operator(), &patch, now);
         let change = decision.change.unwrap();
-        let Profile::Update {
-            organisation,
-            read_revision,
-        } = &change.profile
-        else {
+        let Profile::Update(update) = &change.profile else {
             panic!("an update: {:?}", change.profile);
         };
-        assert_eq!(*read_revision, view.organisation.revision);
+        assert_eq!(update.read_revision(), view.organisation.revision);
+        let organisation = update.organisation();
         assert_eq!(organisation.revision, view.organisation.revision + 1);
         assert_eq!(organisation.organisation_type, OrganisationType::Trial);
         // Follows the type: a trial is restricted.

@@ -290,7 +290,6 @@ pub fn update_organisation(
         )
         .map_err(PatchBlocked::Rejected)?;
     }
-    let read_revision = access.organisation.revision;
     let mut organisation = access.organisation.clone();
     let changed = patch.apply(&mut organisation, now);
     if changed.is_empty() {
@@ -336,15 +335,15 @@ pub fn update_organisation(
     challenges
         .iter()
         .for_each(|c| organisation.verification.issued(c));
-    organisation.revision += 1;
     let outbound = updated_outbound(&access.organisation, &organisation, &changed, &actor, now);
     let event = ActivityEvent::new(ActivityType::OrganisationUpdated, actor, message, now)
         .with_outbound(outbound);
-    let change = Change::update(organisation.clone(), read_revision, event).with_all(
+    let change = Change::update(&access.organisation, organisation, event).with_all(
         challenges
             .iter()
             .map(|c| Write::insert(Record::EmailCode(c.record.clone()))),
     );
+    let organisation = change.profile_after(&access.organisation);
     Ok(Decision::write(
         change,
         Updated {

@@ -1,7 +1,7 @@
 //! Platform events: facts owned by other services, applied to the organisation they name.
 
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
-use crate::domain::change::{Change, Expect, LedgerUpdate, Profile, Record, Write};
+use crate::domain::change::{Change, Expect, LedgerUpdate, Record, Write};
 use crate::domain::ledger::{
     LedgerDelta, ResourceLedger, MAX_PAYMENT_METHODS, MAX_RESOURCE_RECORDS,
 };
@@ -95,17 +95,6 @@ pub fn apply_platform_event(
         return Err(PlatformRefusal::TooManyPaymentMethods);
     }
     let record = event.record(view.record.as_ref(), state);
-    let mut organisation = view.organisation.clone();
-    let profile = match activity {
-        Some(_) => {
-            organisation.revision += 1;
-            Profile::Update {
-                organisation: organisation.clone(),
-                read_revision: view.organisation.revision,
-            }
-        }
-        None => Profile::Exists,
-    };
     // A quota override publishes what an operator's PATCH of the overrides publishes.
     let activity = activity.map(|a| {
         if !quotas_changed {
@@ -119,7 +108,7 @@ pub fn apply_platform_event(
         };
         let outbound = operator_outbound(
             &before,
-            &organisation,
+            &view.organisation,
             Some(&overrides_after),
             &a.actor,
             event.occurred_at,
@@ -131,16 +120,15 @@ pub fn apply_platform_event(
         payments: payments.clone(),
         records_below: new_record.then_some(MAX_RESOURCE_RECORDS),
     });
-    let change = Change {
-        slug: organisation.slug.clone(),
-        profile,
-        activity,
-        writes: vec![Write::put(
-            Record::Resource(event.resource.clone(), record.clone()),
-            Expect::Version(view.record.as_ref().map(|r| r.version)),
-        )],
-        ledger,
-    };
+    let mut change =
+        Change::update_or_keep(&view.organisation, view.organisation.clone(), activity).with(
+            Write::put(
+                Record::Resource(event.resource.clone(), record.clone()),
+                Expect::Version(view.record.as_ref().map(|r| r.version)),
+            ),
+        );
+    change.ledger = ledger;
+    let organisation = change.profile_after(&view.organisation);
     let mut ledger_after = payments.unwrap_or_else(|| view.ledger.clone());
     ledger_after.resource_records += u64::from(new_record);
     Ok(Some((

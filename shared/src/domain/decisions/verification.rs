@@ -7,7 +7,7 @@ use crate::domain::access::Access;
 use crate::domain::activity::{
     ActivityEvent, ActivityType, Actor, ActorType, DetailType, Outbound,
 };
-use crate::domain::change::{Change, Decision, Expect, Profile, Record, RecordKey, Refusal, Write};
+use crate::domain::change::{Change, Decision, Expect, Record, RecordKey, Refusal, Write};
 use crate::domain::input::{Field, RequestBody};
 use crate::domain::organisation::Organisation;
 use crate::domain::records::take_slot;
@@ -24,7 +24,6 @@ pub fn confirm_legal_entity(
     address: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Decision<Organisation>, Rejection> {
-    let read_revision = access.organisation.revision;
     let mut organisation = access.organisation.clone();
     // `vatCodeValidated` follows VIES's last definite answer; a later "could not check" leaves
     // that answer, and the registry's name and address, standing.
@@ -72,7 +71,6 @@ pub fn confirm_legal_entity(
             details: mismatches.iter().map(ToString::to_string).collect(),
         });
     }
-    organisation.revision += 1;
     let actor = Actor::user(&access.caller);
     let confirmed: Vec<&str> = [name.map(|_| "name"), address.map(|_| "address")]
         .into_iter()
@@ -88,10 +86,9 @@ pub fn confirm_legal_entity(
         ),
         now,
     );
-    Ok(Decision::write(
-        Change::update(organisation.clone(), read_revision, event),
-        organisation,
-    ))
+    let change = Change::update(&access.organisation, organisation, event);
+    let organisation = change.profile_after(&access.organisation);
+    Ok(Decision::write(change, organisation))
 }
 
 /// Marks the address `code` verifies as verified and uses the code up. The address must still
@@ -120,13 +117,12 @@ pub fn verify_email(
             "The organisation of this code no longer exists.".into(),
         ));
     }
-    let read_revision = organisation.revision;
+    let before = organisation;
     let mut organisation = organisation.clone();
     match code.kind {
         EmailKind::Contact => organisation.verification.contact_email_verified_at = Some(now),
         EmailKind::Billing => organisation.verification.billing_email_verified_at = Some(now),
     }
-    organisation.revision += 1;
     let actor = Actor {
         actor_type: ActorType::User,
         subject: None,
@@ -154,7 +150,7 @@ pub fn verify_email(
         used_at: Some(now),
         ..code.clone()
     };
-    Ok(Change::update(organisation, read_revision, event)
+    Ok(Change::update(before, organisation, event)
         .with(Write::put(Record::EmailCode(used), Expect::Unused).or_refuse(Refusal::CodeUsed)))
 }
 
@@ -170,12 +166,10 @@ pub fn record_vies_answer(
     if organisation.vat_code.as_deref() != Some(vat.as_string().as_str()) {
         return None;
     }
-    let read_revision = organisation.revision;
     let mut next = organisation.clone();
     let before = next.verification.vat_status;
     let changed = next.record_vies_answer(answer, now);
     let activity = changed.then(|| {
-        next.revision += 1;
         let after = next.verification.vat_status.map_or("none", |s| s.as_str());
         ActivityEvent::new(
             ActivityType::VatStatusChanged,
@@ -193,16 +187,7 @@ pub fn record_vies_answer(
         )
     });
     Some(Decision::write(
-        Change {
-            slug: next.slug.clone(),
-            profile: Profile::Update {
-                organisation: next,
-                read_revision,
-            },
-            activity,
-            writes: Vec::new(),
-            ledger: None,
-        },
+        Change::update_or_rewrite(organisation, next, activity),
         changed,
     ))
 }
@@ -329,19 +314,10 @@ pub fn resend(
         .verification
         .code_hash(kind)
         .map(|old| Write::remove(RecordKey::EmailCode(old.to_owned()), Expect::Anything));
-    let change = Change {
-        slug: organisation.slug.clone(),
-        profile: Profile::Update {
-            organisation: next,
-            read_revision: organisation.revision,
-        },
-        activity: None,
-        writes: Vec::new(),
-        ledger: None,
-    }
-    .with_all(replaced)
-    .with(Write::insert(Record::EmailCode(challenge.record.clone())))
-    .with_all(counted);
+    let change = Change::rewrite(organisation, next)
+        .with_all(replaced)
+        .with(Write::insert(Record::EmailCode(challenge.record.clone())))
+        .with_all(counted);
     Ok(Decision::write(change, challenge))
 }
 
@@ -359,7 +335,7 @@ pub(crate) fn too_many(message: &str, wait: Duration) -> Rejection {
 mod resend_tests {
     use super::*;
     use crate::domain::access::Access;
-    use crate::domain::change::Operation;
+    use crate::domain::change::{Operation, Profile};
 
     fn log(sent_at: Vec<DateTime<Utc>>) -> MailLog {
         MailLog {
@@ -405,17 +381,17 @@ mod resend_tests {
         let now = Utc::now();
         let decision = resend(&access, EmailKind::Contact, &log(vec![]), now).unwrap();
         let change = decision.change.unwrap();
-        let Profile::Update {
-            organisation,
-            read_revision,
-        } = &change.profile
-        else {
+        let Profile::Update(update) = &change.profile else {
             panic!("an update");
         };
-        assert_eq!(*read_revision, access.organisation.revision);
-        assert_eq!(organisation.revision, access.organisation.revision);
+        assert_eq!(update.read_revision(), access.organisation.revision);
+        assert_eq!(update.organisation().revision, access.organisation.revision);
         assert_eq!(
-            organisation.verification.contact_code_hash.as_deref(),
+            update
+                .organisation()
+                .verification
+                .contact_code_hash
+                .as_deref(),
             Some(decision.outcome.record.code_hash.as_str())
         );
         assert!(change.activity.is_none());
