@@ -128,7 +128,7 @@ impl LocalJwtVerifier {
 }
 
 /// Resolves the caller of `request`: authorizer claims first, then the local verifier.
-/// Resolves the caller of `request` (see [`caller_of`]) and records their `sub` in the
+/// Resolves the caller of `request` (see `caller_of`) and records their `sub` in the
 /// invocation's log span.
 pub fn authenticate(
     request: &Request,

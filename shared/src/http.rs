@@ -35,6 +35,13 @@ pub fn ok_empty() -> Response<Body> {
     response
 }
 
+/// 202 without a body: accepted, the rest (a mail) follows.
+pub fn accepted() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}
+
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -418,7 +418,7 @@ fn function_policies_name_their_actions_and_resources() {
     }
 }
 
-// --- the template as AWS deploys it (issue 11) -------------------------------------------------
+// --- the template as AWS deploys it -------------------------------------------------------
 
 /// The intrinsic function a value is, in either notation: `!Sub x` or `{"Fn::Sub": x}`, `!Ref x`
 /// or `{"Ref": x}`. Returns its name without `Fn::` and its argument.

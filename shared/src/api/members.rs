@@ -5,12 +5,12 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
+use crate::api::idempotency::{Begun, Idempotency};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
-use crate::domain::member::{AddMemberBody, MemberResponse, MemberSort, NewMember};
-use crate::domain::FieldError;
+use crate::domain::member::{AddMemberBody, Member, MemberResponse, MemberSort, NewMember};
+use crate::domain::{FieldError, Slug};
 use crate::error::ApiError;
 use crate::http::{no_content, ok_empty, ok_json, read_body};
 use crate::paging::{Direction, Page, PageRequest};
@@ -48,21 +48,30 @@ pub async fn list(
         .any(|m| m.subject.as_ref() == Some(&caller.subject));
     if !is_member {
         // Not found by subject: 404/403, or an invitation to claim first.
-        app.store
-            .read_authorised::<ApiError>(&slug, &caller, Permission::Read, Reads::default())
-            .await?;
+        access::read_authorised::<ApiError>(
+            &app.store,
+            &slug,
+            &caller,
+            Permission::Read,
+            Reads::default(),
+        )
+        .await?;
         members = app.store.members(&slug).await?;
     }
     page.sort
         .sort(&mut members, page.direction == Direction::Desc);
-    let total = members.len() as u64;
-    let content: Vec<MemberResponse<'_>> = members
+    ok_json(&page_of(&members, &page))
+}
+
+/// The page `page` asks for of the sorted `members`.
+fn page_of<'a>(members: &'a [Member], page: &PageRequest<MemberSort>) -> Page<MemberResponse<'a>> {
+    let content = members
         .iter()
         .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
         .take(page.size as usize)
         .map(MemberResponse::from)
         .collect();
-    ok_json(&Page::new(content, &page, total))
+    Page::new(content, page, members.len() as u64)
 }
 
 pub async fn add(
@@ -72,44 +81,49 @@ pub async fn add(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
+    };
     let new: NewMember = read_body::<AddMemberBody, _>(request)?;
     let member = new.invitation(Uuid::new_v4(), Utc::now());
-    let email = member
-        .email
-        .as_ref()
-        .map(|e| e.as_str())
-        .unwrap_or_default();
-    let reads = Reads::default();
-    let added = app
-        .store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+    let added = access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        Reads::default(),
+        |access| {
             let now = Utc::now();
-            let answer = idempotency
-                .iter()
-                .map(|i| i.record(StatusCode::OK, "", now));
+            let answer = guard.answer(StatusCode::OK, "", now);
             let change = decisions::add_member(access, &member, now).with_all(answer);
             Ok::<_, ApiError>(Decision::write(change, ()))
-        })
-        .await;
-    match added {
-        Ok(()) => {}
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            return idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        Err(ApiError::Refused(Refusal::MemberEmailTaken)) => {
-            return Err(ApiError::BadRequest {
+        },
+    )
+    .await;
+    let response = added.map_err(|error| already_a_member(error, &member, &slug));
+    if response.is_ok() {
+        tracing::info!(%slug, member = %member.identity, "member added");
+    }
+    guard.finish(app, response.map(|()| ok_empty())).await
+}
+
+/// A refused add because the address holds a membership already: 400 naming it.
+fn already_a_member(error: ApiError, member: &Member, slug: &Slug) -> ApiError {
+    match error {
+        ApiError::Refused(Refusal::MemberEmailTaken) => {
+            let email = member
+                .email
+                .as_ref()
+                .map(|e| e.as_str())
+                .unwrap_or_default();
+            ApiError::BadRequest {
                 message: format!("{email} is already a member of organisation '{slug}'."),
                 details: vec![FieldError::new("email", "is already a member").to_string()],
-            })
+            }
         }
-        Err(other) => return Err(other),
+        other => other,
     }
-    tracing::info!(%slug, member = %member.identity, "member added");
-    Ok(ok_empty())
 }
 
 pub async fn remove(
@@ -128,12 +142,18 @@ pub async fn remove(
         member: Some(identity),
         ..Reads::default()
     };
-    app.store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+    access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        reads,
+        |access| {
             let change = decisions::remove_member(access, identity, Utc::now())?;
             Ok::<_, ApiError>(Decision::write(change, ()))
-        })
-        .await?;
+        },
+    )
+    .await?;
     tracing::info!(%slug, member = %identity, "member removed");
     Ok(no_content())
 }

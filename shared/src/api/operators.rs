@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::validation::ValidationStatus;
 use crate::app::App;
-use crate::domain::access::operate;
+use crate::domain::authorisation::operate;
 use crate::domain::ledger::ComputeInformation;
 use crate::domain::operator::{
     overrides_json, Creator, OperatorPatch, OperatorPatchBody, OperatorView,
@@ -45,10 +45,8 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let caller = operator(app, request)?;
     let identity = identity(params)?;
-    let view: OperatorView = app
-        .store
-        .read_as_operator::<ApiError>(identity, &caller)
-        .await?;
+    let view: OperatorView =
+        access::read_as_operator::<ApiError>(&app.store, identity, &caller).await?;
     respond(app, &view).await
 }
 
@@ -62,17 +60,15 @@ pub async fn update(
     let caller = operator(app, request)?;
     let identity = identity(params)?;
     let patch: OperatorPatch = read_body::<OperatorPatchBody, _>(request)?;
-    let view = app
-        .store
-        .apply_as_operator(identity, &caller, |view| {
-            Ok::<_, ApiError>(crate::domain::decisions::operator::update_organisation(
-                view,
-                &caller,
-                &patch,
-                Utc::now(),
-            ))
-        })
-        .await?;
+    let view = access::apply_as_operator(&app.store, identity, &caller, |view| {
+        Ok::<_, ApiError>(crate::domain::decisions::operator::update_organisation(
+            view,
+            &caller,
+            &patch,
+            Utc::now(),
+        ))
+    })
+    .await?;
     tracing::info!(slug = %view.organisation.slug, %identity, operator = %caller.subject, "organisation changed by a platform operator");
     respond(app, &view).await
 }

@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
+use crate::api::idempotency::{Begun, Guard, Idempotency};
 use crate::api::validation::send_challenge;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
@@ -56,10 +56,10 @@ pub async fn create(
     how: Creation,
 ) -> Result<Response<Body>, ApiError> {
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
+    };
     let new: NewOrganisation = read_body::<CreateOrganisationBody, _>(request)?;
     // Asked once, before the write: every slug candidate and retry reuses the answer.
     let vies_answer = match (&new.vat_number, &app.vies) {
@@ -67,17 +67,49 @@ pub async fn create(
         _ => None,
     };
     decisions::customer_may_choose(new.organisation_type)?;
-    let vies = vies_answer.as_ref();
-    let created = match insert(app, &new, &caller, vies, how, idempotency.as_ref()).await {
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            return idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        other => other?,
+    let created = insert(app, &new, &caller, vies_answer.as_ref(), how, &guard).await;
+    let response = match created {
+        Ok(created) => announce(app, &created).await,
+        Err(error) => Err(error),
     };
+    guard.finish(app, response).await
+}
+
+/// After a create's commit: its verification mail, and the organisation as answered.
+async fn announce(app: &App, created: &Created) -> Result<Response<Body>, ApiError> {
     let organisation = &created.organisation;
     tracing::info!(slug = %organisation.slug, identity = %organisation.identity, "organisation created");
     send_challenge(app, organisation, &created.challenge).await;
     ok_json(&OrganisationResponse::from(organisation))
+}
+
+/// The parameters of this request's creation: its identities are chosen once, so that every
+/// slug candidate and retry creates the same organisation.
+fn creation<'a>(app: &App, vies: Option<&'a ViesAnswer>, how: Creation) -> decisions::Creation<'a> {
+    decisions::Creation {
+        ids: NewIdentities {
+            organisation: Uuid::new_v4(),
+            admin: Uuid::new_v4(),
+        },
+        vies,
+        registration: how == Creation::Registration,
+        limit: app.max_organisations_per_user_per_day,
+    }
+}
+
+/// The creation with the request's answer recorded in its transaction (when it has a key).
+fn answered(
+    created: Created,
+    guard: &Guard,
+    now: chrono::DateTime<Utc>,
+) -> Result<Decision<Created>, ApiError> {
+    let body = serde_json::to_string(&OrganisationResponse::from(&created.organisation))
+        .map_err(ApiError::internal)?;
+    let answer = guard.answer(StatusCode::OK, &body, now);
+    Ok(Decision::write(
+        created.change.clone().with_all(answer),
+        created,
+    ))
 }
 
 /// Writes the new organisation under the first free slug candidate, counted in the caller's
@@ -88,17 +120,9 @@ async fn insert(
     caller: &Caller,
     vies: Option<&ViesAnswer>,
     how: Creation,
-    idempotency: Option<&Idempotency>,
+    guard: &Guard,
 ) -> Result<Created, ApiError> {
-    let creation = decisions::Creation {
-        ids: NewIdentities {
-            organisation: Uuid::new_v4(),
-            admin: Uuid::new_v4(),
-        },
-        vies,
-        registration: how == Creation::Registration,
-        limit: app.max_organisations_per_user_per_day,
-    };
+    let creation = creation(app, vies, how);
     for attempt in 0..SLUG_ATTEMPTS {
         let slug = Slug::candidate(&new.name.as_slug_source(), attempt);
         let read =
@@ -107,14 +131,7 @@ async fn insert(
             let now = Utc::now();
             let created =
                 decisions::create_organisation(new, caller, slug.clone(), creation, &log, now)?;
-            let mut change = created.change.clone();
-            if let Some(idempotency) = idempotency {
-                let body =
-                    serde_json::to_string(&OrganisationResponse::from(&created.organisation))
-                        .map_err(ApiError::internal)?;
-                change = change.with(idempotency.record(StatusCode::OK, &body, now));
-            }
-            Ok(Decision::write(change, created))
+            answered(created, guard, now)
         };
         match app.store.decide_and_write(read, decide).await {
             Ok(created) => return Ok(created),
@@ -125,10 +142,11 @@ async fn insert(
             Err(other) => return Err(other),
         }
     }
-    let name = new.name.as_str();
-    Err(ApiError::Internal(
-        format!("no free slug for '{name}' after {SLUG_ATTEMPTS} attempts").into(),
-    ))
+    let message = format!(
+        "no free slug for '{}' after {SLUG_ATTEMPTS} attempts",
+        new.name.as_str()
+    );
+    Err(ApiError::Internal(message.into()))
 }
 
 pub async fn get(
@@ -214,32 +232,37 @@ async fn apply_patch(
             (None, None) => ViesLookup::Unavailable,
         };
         // The ledger tells whether a payment method is attached (leaving TRIAL needs one).
-        let reads = Reads {
-            ledger: true,
-            ..Reads::default()
-        };
-        let decided = app
-            .store
-            .apply(slug, caller, Permission::Administer, reads, |access| {
+        let reads = Reads::with_ledger();
+        let decided = access::apply(
+            &app.store,
+            slug,
+            caller,
+            Permission::Administer,
+            reads,
+            |access| {
                 let current =
                     entity_tag(access.organisation.identity, access.organisation.revision);
                 check_if_match(precondition, &current).map_err(PatchError::Api)?;
                 decisions::update_organisation(access, patch, lookup, Utc::now())
                     .map_err(PatchError::from)
-            })
-            .await;
-        match (decided, &app.vies) {
-            (Ok(updated), _) => return Ok(updated),
-            (Err(PatchError::AskVies(vat)), Some(vies)) => {
-                vies_answer = Some(vies.check(&vat).await)
-            }
-            (Err(PatchError::AskVies(_)), None) => {
-                return Err(ApiError::Internal(
-                    "VIES asked for but not configured".into(),
-                ))
-            }
-            (Err(PatchError::Api(error)), _) => return Err(error),
+            },
+        )
+        .await;
+        match decided {
+            Ok(updated) => return Ok(updated),
+            Err(PatchError::AskVies(vat)) => vies_answer = Some(ask_vies(app, &vat).await?),
+            Err(PatchError::Api(error)) => return Err(error),
         }
+    }
+}
+
+/// VIES's answer for a PATCH's new number (the decision asks only when VIES is configured).
+async fn ask_vies(app: &App, vat: &VatNumber) -> Result<ViesAnswer, ApiError> {
+    match &app.vies {
+        Some(vies) => Ok(vies.check(vat).await),
+        None => Err(ApiError::Internal(
+            "VIES asked for but not configured".into(),
+        )),
     }
 }
 
@@ -260,26 +283,35 @@ pub async fn delete(
         app.store.slug_by_identity(identity).await?.ok_or_else(|| {
             ApiError::NotFound(format!("Organisation {identity} does not exist."))
         })?;
-    let reads = Reads {
-        ledger: true,
-        ..Reads::default()
-    };
     let precondition = if_match(request);
-    app.store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+    let reads = Reads::with_ledger();
+    access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        reads,
+        |access| {
             let current = entity_tag(access.organisation.identity, access.organisation.revision);
             check_if_match(precondition.as_deref(), &current)?;
             let change = decisions::delete_organisation(access, identity, Utc::now())?;
             Ok::<_, ApiError>(Decision::write(change, ()))
-        })
-        .await?;
+        },
+    )
+    .await?;
     tracing::info!(%slug, %identity, by = %caller.subject, "organisation deleted");
+    sweep_inline(app, &slug).await;
+    Ok(no_content())
+}
+
+/// After a deletion's commit, readers see no organisation any more.
+async fn sweep_inline(app: &App, slug: &Slug) {
     // The deletion has committed: readers see no organisation any more. The partition is swept
     // here within a small budget (most organisations fit in it); what is left, or what a failed
     // sweep leaves, the scheduled purge sweeper finishes. The PURGE marker keeps the slug
     // reserved until then. The caller's DELETE has succeeded either way.
     let mut budget = Budget::new(INLINE_SWEEP_ITEMS, Instant::now() + INLINE_SWEEP_TIME);
-    match app.store.sweep_partition(&slug, &mut budget).await {
+    match app.store.sweep_partition(slug, &mut budget).await {
         Ok(swept) if swept.finished => {
             tracing::info!(%slug, deleted = swept.deleted, "partition swept");
         }
@@ -290,5 +322,4 @@ pub async fn delete(
             tracing::warn!(%error, %slug, "sweeping a deleted organisation's partition failed; the purge sweeper finishes it");
         }
     }
-    Ok(no_content())
 }

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::access::{self, Access, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
+use crate::api::idempotency::{Begun, Idempotency};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
@@ -154,42 +154,38 @@ pub async fn confirm_legal_entity(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
-    let confirmation: LegalEntityConfirmation = read_body::<ConfirmLegalEntityBody, _>(request)?;
-    let reads = Reads {
-        ledger: true,
-        ..Reads::default()
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
     };
-    let confirmed = app
-        .store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+    let confirmation: LegalEntityConfirmation = read_body::<ConfirmLegalEntityBody, _>(request)?;
+    let reads = Reads::with_ledger();
+    let (name, address) = (
+        confirmation.name.as_deref(),
+        confirmation.address.as_deref(),
+    );
+    let confirmed = access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        reads,
+        |access| {
             let now = Utc::now();
-            let (name, address) = (
-                confirmation.name.as_deref(),
-                confirmation.address.as_deref(),
-            );
             let decision = decisions::confirm_legal_entity(access, name, address, now)?;
             let body = serde_json::to_string(&ValidationStatus::of(&decision.outcome, access))
                 .map_err(ApiError::internal)?;
-            let answer = idempotency
-                .iter()
-                .map(|i| i.record(StatusCode::OK, &body, now));
+            let answer = guard.answer(StatusCode::OK, &body, now);
             let change = decision.change.map(|change| change.with_all(answer));
             Ok::<_, ApiError>(Decision {
                 change,
                 outcome: body,
             })
-        })
-        .await;
-    match confirmed {
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        other => Ok(json_response(StatusCode::OK, other?)),
-    }
+        },
+    )
+    .await;
+    let response = confirmed.map(|body| json_response(StatusCode::OK, body));
+    guard.finish(app, response).await
 }
 
 #[derive(Debug, Serialize)]

@@ -1,8 +1,8 @@
 //! Domain newtypes: every value that crosses the edge is parsed once into one of these, so the
 //! rest of the code never re-checks a string.
 
-pub mod access;
 pub mod activity;
+pub mod authorisation;
 pub mod change;
 pub mod decisions;
 pub mod input;

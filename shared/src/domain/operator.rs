@@ -1,7 +1,7 @@
 //! The operator plane (`/admin/v1/orgs/{organisationIdentity}`): what a platform operator sees
-//! of an organisation, the body of their PATCH, and the pure decision that turns it into one
-//! [`Change`]. Operators are not members: who may act here is `access::operate`; the read is
-//! storage's `Store::apply_as_operator`. docs/plans.md, "The operator plane".
+//! of an organisation and the body of their PATCH; the pure decision that turns it into one
+//! change is `decisions::operator`. Operators are not members: who may act here is
+//! `authorisation::operate`; the read is `crate::access::apply_as_operator`. docs/plans.md, "The operator plane".
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

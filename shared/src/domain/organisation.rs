@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::input::{collect, finish, Field, RequestBody};
 use super::vat::VatNumber;
-use super::verification::{next_vat_check, VatStatus, Verification, ViesAnswer};
+use super::verification::{next_vat_check, EmailKind, VatStatus, Verification, ViesAnswer};
 use super::FieldError;
 use super::{bounded_text, Email, OrganisationNameRef, Slug};
 
@@ -144,6 +144,14 @@ impl Organisation {
     /// This profile as storage keeps it once an update of it is written: one write more
     /// ([`Organisation::profile_writes`]). What a change carries forward after writing it (a
     /// batch of platform events, a claimed invitation) is this, or its next write reads again.
+    /// The organisation's address of `kind` (there may be no billing address).
+    pub fn email_of(&self, kind: EmailKind) -> Option<&Email> {
+        match kind {
+            EmailKind::Contact => Some(&self.contact_email),
+            EmailKind::Billing => self.billing_email.as_ref(),
+        }
+    }
+
     pub fn as_written(self) -> Self {
         Self {
             profile_writes: self.profile_writes + 1,

@@ -3,7 +3,7 @@
 
 //! DynamoDB access: one table (keys and access patterns in [`keys`], item types in
 //! [`entities`]), items mapped with serde_dynamo. Every change to an organisation goes through
-//! one write path ([`write`]): a read, a pure decision, one TransactWriteItems under the
+//! one write path ([`write`](mod@write)): a read, a pure decision, one TransactWriteItems under the
 //! revision guard, and conflicts retried in one place ([`retry`]).
 //!
 //! This is the only module that knows DynamoDB: nothing above it names an SDK type or builds a
@@ -38,7 +38,7 @@ pub type Item = HashMap<String, AttributeValue>;
 pub enum StoreError {
     /// Another writer got there first: what a decision rested on has changed since it was
     /// read, or DynamoDB reported a transaction conflict. The read-decide-write is safe to
-    /// run again ([`write::Store::decide_and_write`] does).
+    /// run again ([`Store::decide_and_write`] does).
     #[error("concurrent change; retry")]
     Conflict,
     /// The change cannot be written as it is, for this reason.
@@ -54,12 +54,6 @@ pub enum StoreError {
     Sdk(#[from] Box<aws_sdk_dynamodb::Error>),
     #[error("item does not map: {0}")]
     Mapping(#[from] serde_dynamo::Error),
-}
-
-impl StoreError {
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict)
-    }
 }
 
 pub(crate) fn sdk<E, R>(error: SdkError<E, R>) -> StoreError
@@ -97,6 +91,8 @@ impl Store {
         Self::new(Client::new(config), table)
     }
 
+    /// The SDK client, for tests that reach DynamoDB directly (feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -153,7 +149,7 @@ impl Store {
 
     /// One TransactWriteItems. Failed conditions come back as [`StoreError::ConditionFailed`]
     /// with their indexes; DynamoDB's transaction conflicts as [`StoreError::Conflict`] (the
-    /// SDK does not retry those: the callers' [`retry_on_conflict`] does).
+    /// SDK does not retry those: the one retry loop, [`Store::decide_and_write`], does).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
             .client

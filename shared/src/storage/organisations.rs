@@ -1,20 +1,19 @@
 //! Reads of an organisation and of the records beside it;
 //! the VAT schedule's index: [`super::vat_schedule`]. Keys and access patterns: [`super::keys`].
 
-use aws_sdk_dynamodb::types::WriteRequest;
 use uuid::Uuid;
 
 use super::entities::{entity_type, from_item, Entity, MemberBySubject, ResourceEntry};
 use super::keys::Key;
 use super::{Item, Store, StoreError};
-use crate::domain::access::{Reads, Snapshot};
+use crate::domain::authorisation::{Reads, Snapshot};
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::quotas::QuotaOverrides;
 use crate::domain::records::{CreationLog, EmailLookup, IdempotencyRecord, IdentityLookup};
-use crate::domain::verification::{EmailCode, MailLog};
+use crate::domain::verification::{address_hash, EmailCode, MailLog};
 use crate::domain::{Caller, Slug, Subject};
 
 /// What a platform event's decision needs read of its organisation.
@@ -113,7 +112,7 @@ impl Store {
         if let Some(identity) = reads.member {
             wanted.push(Key::member(slug, identity));
         }
-        let mut organisation = None;
+        let mut organisation: Option<Organisation> = None;
         let mut member = None;
         let mut invitation = None;
         let mut ledger = ResourceLedger::default();
@@ -138,8 +137,21 @@ impl Store {
                 _ => {}
             }
         }
-        Ok(organisation.map(|organisation| Snapshot {
+        let Some(organisation) = organisation else {
+            return Ok(None);
+        };
+        // The address is known only from the profile: a second round trip, when asked for.
+        let address = reads
+            .mail_log
+            .and_then(|kind| organisation.email_of(kind))
+            .map(address_hash);
+        let mail_log = match address {
+            Some(hash) => self.mail_log(&hash).await?,
+            None => MailLog::default(),
+        };
+        Ok(Some(Snapshot {
             organisation,
+            mail_log,
             // An invitation counts only while there is no membership by subject.
             invitation: invitation.filter(|_| member.is_none()),
             member,
@@ -211,7 +223,8 @@ impl Store {
     }
 
     /// Writes `entity` as it is, with no condition: for seeding tests and benchmarks, never for
-    /// a change users see.
+    /// a change users see (feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub async fn seed<E: Entity>(&self, entity: &E, organisation: &Slug) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -223,7 +236,9 @@ impl Store {
         Ok(())
     }
 
-    /// Seeds many items at once (BatchWriteItem), for tests and benchmarks.
+    /// Seeds many items at once (BatchWriteItem), for tests and benchmarks (feature
+    /// `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub async fn seed_all<E: Entity>(
         &self,
         entities: &[E],
@@ -236,7 +251,11 @@ impl Store {
                 aws_sdk_dynamodb::types::PutRequest::builder()
                     .set_item(Some(item))
                     .build()
-                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map(|put| {
+                        aws_sdk_dynamodb::types::WriteRequest::builder()
+                            .put_request(put)
+                            .build()
+                    })
                     .map_err(|_| StoreError::InvalidChange("put request without an item"))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

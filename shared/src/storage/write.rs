@@ -7,7 +7,6 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-use chrono::Utc;
 
 use super::entities::{
     fields, to_item, ActivityEntry, MemberBySubject, PurgeMarker, ResourceEntry,
@@ -15,12 +14,10 @@ use super::entities::{
 use super::keys::{self, Key};
 use super::retry::{backoff, MAX_ATTEMPTS};
 use super::{n, Condition, Store, StoreError};
-use crate::domain::access::{self, Access, Membership, Permission, Reads};
 use crate::domain::change::{
     Change, Decision, Expect, IfNot, LedgerUpdate, Operation, Profile, Record, RecordKey, Refusal,
 };
-use crate::domain::decisions::claim_invitation;
-use crate::domain::{Caller, Rejection, Slug};
+use crate::domain::Slug;
 
 /// The conflict retries of one write loop, written as the metric `ConflictRetries` when the
 /// loop ends, if there were any.
@@ -78,94 +75,6 @@ impl Store {
             retries.0 += 1;
             backoff(attempt).await;
         }
-    }
-
-    /// A change to the organisation `slug` by `caller`: one read that also authorises them for
-    /// `permission` (claiming their invitation on first use), the decision on what was read,
-    /// one transaction. `Rejection`s of the authorisation or of `decide` end the request.
-    pub async fn apply<T, E>(
-        &self,
-        slug: &Slug,
-        caller: &Caller,
-        permission: Permission,
-        reads: Reads,
-        mut decide: impl FnMut(&Access) -> Result<Decision<T>, E>,
-    ) -> Result<T, E>
-    where
-        E: From<StoreError> + From<Rejection>,
-    {
-        self.decide_and_write(
-            |_| self.authorise(slug, caller, permission, reads),
-            |access: Access| decide(&access),
-        )
-        .await
-    }
-
-    /// A read of the organisation `slug` by `caller`, authorised for `permission`: one round
-    /// trip (two more on the first use of an invitation, which is claimed).
-    pub async fn read_authorised<E>(
-        &self,
-        slug: &Slug,
-        caller: &Caller,
-        permission: Permission,
-        reads: Reads,
-    ) -> Result<Access, E>
-    where
-        E: From<StoreError> + From<Rejection>,
-    {
-        self.apply(slug, caller, permission, reads, |access| {
-            Ok(Decision::nothing(access.clone()))
-        })
-        .await
-    }
-
-    /// Writes a change that rests on no read (a new organisation), retrying conflicts.
-    pub async fn apply_change(&self, change: &Change) -> Result<(), StoreError> {
-        self.decide_and_write(
-            |_| async { Ok(Some(())) },
-            |()| Ok(Decision::write(change.clone(), ())),
-        )
-        .await
-    }
-
-    /// 404 when the organisation does not exist, 403 when the caller is neither a member nor
-    /// invited, or their role does not allow `permission`. `None`: claiming the invitation
-    /// raced another change; read again.
-    async fn authorise<E>(
-        &self,
-        slug: &Slug,
-        caller: &Caller,
-        permission: Permission,
-        reads: Reads,
-    ) -> Result<Option<Access>, E>
-    where
-        E: From<StoreError> + From<Rejection>,
-    {
-        let mut snapshot = self
-            .snapshot(slug, caller, reads)
-            .await?
-            .ok_or_else(|| access::no_such_organisation(slug))?;
-        let member = match access::membership(&snapshot, slug)? {
-            Membership::Member(member) => member,
-            Membership::Invited(identity) => {
-                let Some(invited) = self.member(slug, identity).await? else {
-                    return Ok(None);
-                };
-                let (change, bound) =
-                    claim_invitation(&snapshot.organisation, caller, invited, Utc::now());
-                match self.write(&change).await {
-                    Err(StoreError::Conflict) => return Ok(None),
-                    other => other?,
-                }
-                tracing::info!(%slug, member = %bound.identity, "invitation claimed");
-                if let Profile::Update(update) = change.profile {
-                    snapshot.organisation = update.into_organisation().as_written();
-                }
-                bound
-            }
-        };
-        access::permit(&member, permission, slug)?;
-        Ok(Some(Access::new(caller.clone(), snapshot, member)))
     }
 
     /// Writes `change` in one TransactWriteItems. When expectations fail, the refusal of the
@@ -447,72 +356,26 @@ fn record_key(key: &RecordKey, slug: &Slug) -> Key {
     }
 }
 
-/// The operator plane's read and write (`/admin/v1/orgs/{organisationIdentity}`): like
-/// [`Store::apply`], but the caller is authorised by the operator scope, not by a membership.
+/// The operator plane's read (`/admin/v1/orgs/{organisationIdentity}`): the operator is
+/// authorised by the request layer (`crate::access::apply_as_operator`), not by a membership.
 mod operators {
     use uuid::Uuid;
 
     use super::super::entities::{entity_type, from_item, ActivityEntry, Entity, ResourceEntry};
     use super::super::keys::Key;
     use super::super::{Store, StoreError};
-    use crate::domain::access;
     use crate::domain::activity::ActivityEvent;
-    use crate::domain::change::Decision;
     use crate::domain::ledger::ResourceLedger;
     use crate::domain::operator::{Creator, OperatorView};
     use crate::domain::organisation::Organisation;
     use crate::domain::platform::{Resource, ResourceRecord};
-    use crate::domain::{Caller, Rejection, Slug};
+    use crate::domain::Slug;
 
     impl Store {
-        /// A change by a platform operator to the organisation `identity` names: 403 unless the
-        /// caller's token grants the operator scope (no membership is read, none is needed,
-        /// and none suffices), 404 when the identity names no organisation; then read
-        /// ([`OperatorView`]), decide and write in [`Store::decide_and_write`]'s loop.
-        pub async fn apply_as_operator<T, E>(
-            &self,
-            identity: Uuid,
-            caller: &Caller,
-            mut decide: impl FnMut(&OperatorView) -> Result<Decision<T>, E>,
-        ) -> Result<T, E>
-        where
-            E: From<StoreError> + From<Rejection>,
-        {
-            access::operate(caller)?;
-            let slug = self
-                .slug_by_identity(identity)
-                .await?
-                .ok_or_else(|| access::no_organisation_with_identity(identity))?;
-            self.decide_and_write(
-                |_| async {
-                    match self.operator_view(&slug, identity).await? {
-                        Some(view) => Ok(Some(view)),
-                        None => Err(E::from(access::no_organisation_with_identity(identity))),
-                    }
-                },
-                |view: OperatorView| decide(&view),
-            )
-            .await
-        }
-
-        /// What a platform operator sees of the organisation `identity` names, authorised as
-        /// [`Store::apply_as_operator`] authorises.
-        pub async fn read_as_operator<E>(
-            &self,
-            identity: Uuid,
-            caller: &Caller,
-        ) -> Result<OperatorView, E>
-        where
-            E: From<StoreError> + From<Rejection>,
-        {
-            self.apply_as_operator(identity, caller, |view| Ok(Decision::nothing(view.clone())))
-                .await
-        }
-
         /// One BatchGet: the profile, the ledger, the `QUOTAS` record and the first activity
         /// event (who created the organisation). `None` when there is no profile, or when it is
         /// another organisation's (the one `identity` named was deleted and its slug reused).
-        async fn operator_view(
+        pub async fn operator_view(
             &self,
             slug: &Slug,
             identity: Uuid,

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::access::Access;
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor, DetailType};
+use crate::domain::authorisation::Access;
 use crate::domain::change::{member_writes, Change, Expect, Record, RecordKey, Write};
 use crate::domain::member::{Member, Role};
 use crate::domain::organisation::Organisation;
@@ -20,7 +20,7 @@ pub(crate) fn with_admins(organisation: &Organisation, admin_delta: i64) -> Orga
 }
 
 /// Adds `member` (an invitation: no subject yet). Its e-mail address must not hold another
-/// membership ([`Refusal::MemberEmailTaken`]).
+/// membership ([`Refusal::MemberEmailTaken`](crate::domain::change::Refusal::MemberEmailTaken)).
 pub fn add_member(access: &Access, member: &Member, now: DateTime<Utc>) -> Change {
     let actor = Actor::user(&access.caller);
     let email = member.email.as_ref().map(Email::as_str).unwrap_or_default();
@@ -164,3 +164,7 @@ pub fn claim_invitation(
         .with(Write::insert(Record::MemberBySubject(bound.clone())));
     (change, bound)
 }
+
+#[cfg(test)]
+#[path = "members_tests.rs"]
+mod table_tests;

@@ -26,7 +26,7 @@ use crate::domain::Email;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::access::Access;
+    use crate::domain::authorisation::Access;
     use crate::domain::change::{IfNot, Operation};
     use crate::domain::organisation::tests_support::organisation;
     use crate::domain::Subject;
@@ -83,6 +83,7 @@ mod tests {
             ledger: ResourceLedger::default(),
             quota_overrides: Default::default(),
             target_member: target,
+            mail_log: Default::default(),
         }
     }
 

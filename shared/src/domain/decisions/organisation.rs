@@ -3,8 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::domain::access::Access;
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
+use crate::domain::authorisation::Access;
 use crate::domain::change::{
     member_writes, Change, Decision, Expect, Profile, Record, RecordKey, Refusal, Write,
 };
@@ -414,3 +414,7 @@ pub fn delete_organisation(
     }
     .with_all(codes))
 }
+
+#[cfg(test)]
+#[path = "organisation_tests.rs"]
+mod table_tests;

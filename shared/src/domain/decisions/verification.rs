@@ -3,10 +3,10 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::*;
-use crate::domain::access::Access;
 use crate::domain::activity::{
     ActivityEvent, ActivityType, Actor, ActorType, DetailType, Outbound,
 };
+use crate::domain::authorisation::Access;
 use crate::domain::change::{Change, Decision, Expect, Record, RecordKey, Refusal, Write};
 use crate::domain::input::{Field, RequestBody};
 use crate::domain::organisation::Organisation;
@@ -239,20 +239,18 @@ impl TryFrom<ResendBody> for EmailKind {
 /// (no billing address) or when it is verified already.
 pub fn unverified_address(access: &Access, kind: EmailKind) -> Result<&super::Email, Rejection> {
     let organisation = &access.organisation;
-    let email = match kind {
-        EmailKind::Contact => Some(&organisation.contact_email),
-        EmailKind::Billing => organisation.billing_email.as_ref(),
-    }
-    .ok_or_else(|| Rejection::Invalid {
-        message: format!(
-            "Organisation '{}' has no {} e-mail address.",
-            organisation.slug,
-            kind.describe()
-        ),
-        details: vec![
-            FieldError::new("emailType", "the organisation has no such address").to_string(),
-        ],
-    })?;
+    let email = organisation
+        .email_of(kind)
+        .ok_or_else(|| Rejection::Invalid {
+            message: format!(
+                "Organisation '{}' has no {} e-mail address.",
+                organisation.slug,
+                kind.describe()
+            ),
+            details: vec![
+                FieldError::new("emailType", "the organisation has no such address").to_string(),
+            ],
+        })?;
     if organisation.verification.verified_at(kind).is_some() {
         return Err(Rejection::Invalid {
             message: format!(
@@ -334,7 +332,7 @@ pub(crate) fn too_many(message: &str, wait: Duration) -> Rejection {
 #[cfg(test)]
 mod resend_tests {
     use super::*;
-    use crate::domain::access::Access;
+    use crate::domain::authorisation::Access;
     use crate::domain::change::{Operation, Profile};
 
     fn log(sent_at: Vec<DateTime<Utc>>) -> MailLog {
@@ -372,6 +370,7 @@ mod resend_tests {
             ledger: Default::default(),
             quota_overrides: Default::default(),
             target_member: None,
+            mail_log: Default::default(),
         }
     }
 
