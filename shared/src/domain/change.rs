@@ -322,3 +322,7 @@ pub fn member_writes(member: &Member) -> Vec<Write> {
     }
     writes
 }
+
+#[cfg(test)]
+#[path = "change/revision_tests.rs"]
+mod table_tests;

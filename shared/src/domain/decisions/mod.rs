@@ -11,6 +11,9 @@ pub mod organisation;
 pub mod platform;
 pub mod verification;
 
+#[cfg(test)]
+pub(crate) mod fixtures;
+
 pub use members::*;
 pub use organisation::*;
 pub use platform::*;

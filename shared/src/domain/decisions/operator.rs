@@ -505,3 +505,7 @@ mod tests {
         assert_eq!(Creator::of_first_event(&seeded), None);
     }
 }
+
+#[cfg(test)]
+#[path = "operator_tests.rs"]
+mod table_tests;

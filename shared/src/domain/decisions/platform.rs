@@ -140,3 +140,7 @@ pub fn apply_platform_event(
         },
     )))
 }
+
+#[cfg(test)]
+#[path = "platform_tests.rs"]
+mod table_tests;

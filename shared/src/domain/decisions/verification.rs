@@ -463,3 +463,7 @@ mod resend_tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "verification_tests.rs"]
+mod table_tests;
