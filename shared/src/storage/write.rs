@@ -19,6 +19,10 @@ use crate::domain::change::{
 };
 use crate::domain::Slug;
 
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;
+
 /// The conflict retries of one write loop, written as the metric `ConflictRetries` when the
 /// loop ends, if there were any.
 struct RetriesCounted(u64);
