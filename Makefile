@@ -46,10 +46,13 @@ package:
 	cargo lambda build --release --arm64 \
 	  $(foreach f,$(notdir $(wildcard functions/*)),-p $(f))
 
-# Checks the template, builds every function with SAM (rust-cargolambda, arm64) and deploys the
-# stack with samconfig.toml's ENV environment (docs/deploy.md). Needs AWS credentials.
+# Checks samconfig.toml's ENV environment (no placeholder left, every required parameter set,
+# the stack name short enough) and the template, builds every function with SAM
+# (rust-cargolambda, arm64) and deploys the stack (docs/deploy.md). Needs Rust, Python 3 and
+# AWS credentials; no Java, no npm.
 deploy:
 	scripts/tools.sh package
+	.cache/venv/bin/python scripts/deploy-check.py $(ENV)
 	scripts/template-check.sh
 	sam build --config-env $(ENV)
 	sam deploy --config-env $(ENV)

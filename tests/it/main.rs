@@ -6,6 +6,7 @@ mod authorisation;
 mod contract;
 mod conveniences;
 mod deletion_sweep;
+mod deploy;
 mod event_publisher;
 mod fixtures;
 mod members;
