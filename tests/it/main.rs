@@ -7,6 +7,7 @@ mod contract;
 mod conveniences;
 mod deletion_sweep;
 mod deploy;
+mod doc_examples;
 mod event_publisher;
 mod fixtures;
 mod members;
