@@ -20,5 +20,6 @@ mod plans;
 mod platform_events;
 mod resend;
 mod resources;
+mod unavailable;
 mod validation;
 mod vat_revalidation;
