@@ -10,6 +10,7 @@ mod deploy;
 mod doc_examples;
 mod event_publisher;
 mod fixtures;
+mod least_privilege;
 mod log_level;
 mod members;
 mod metrics;

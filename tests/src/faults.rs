@@ -68,6 +68,12 @@ impl Intercept for TransactionConflicts {
     }
 }
 
+/// A loopback server that answers every request as DynamoDB answers a transaction conflict
+/// (`TransactionCanceledException`, reason `TransactionConflict`); its base URL.
+pub async fn transaction_conflict_server() -> String {
+    error_server(400, CONFLICT_BODY).await
+}
+
 /// A loopback server that answers every request as DynamoDB answers an error: `status`, `body`.
 async fn error_server(status: u16, body: &'static str) -> String {
     serve(move |_| {
