@@ -7,6 +7,8 @@
 #
 #   DYNAMODB_ENDPOINT=http://127.0.0.1:<port> scripts/schemathesis.sh
 # SCHEMATHESIS_SEED and SCHEMATHESIS_MAX_EXAMPLES vary the run (defaults: fixed, 25 per operation).
+# The stateful phase follows openapi.yaml's links (create -> get/patch/members/activity/delete)
+# and the Location of an added member (-> remove).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -80,7 +82,7 @@ SCHEMATHESIS_HOOKS=tests.schemathesis.hooks PYTHONPATH="$root" "$venv/bin/schema
   --url "$api" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --phases examples,coverage,fuzzing \
+  --phases examples,coverage,fuzzing,stateful \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
   --seed "${SCHEMATHESIS_SEED:-20261128}" \
   --generation-codec utf-8 --generation-allow-x00 false \

@@ -565,3 +565,45 @@ async fn verification_links_follow_the_request_without_a_configured_url() {
         assert_eq!(verified.status, 200, "case {i}");
     }
 }
+
+/// An added member's answer says where the member is (`Location`), and that is where a DELETE
+/// removes it: the link add member → remove that clients (and schemathesis's stateful phase,
+/// which follows `Location`) use.
+#[tokio::test]
+async fn an_added_member_is_located_where_it_is_removed() {
+    let env = api_tests::TestEnv::new().await;
+    let admin = api_tests::TestUser::new("locator");
+    let slug =
+        api_tests::create_organisation(&env.app, &admin, "Located Members", "BUSINESS").await;
+    let added = api_tests::send(
+        &env.app,
+        api_tests::ApiRequest::post(&format!("/api/v1/organisations/{slug}/members"))
+            .by(&admin)
+            .json(
+                serde_json::json!({"email": {"email": "new-member@acme-cloud.eu"},
+                                     "role": "developer", "kubernetesRole": "VIEW"}),
+            ),
+    )
+    .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    let location = added
+        .headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header")
+        .to_owned();
+    let prefix = format!("/api/v1/organisations/{slug}/members/");
+    assert!(location.starts_with(&prefix), "{location}");
+    let removed = api_tests::send(
+        &env.app,
+        api_tests::ApiRequest::delete(&location).by(&admin),
+    )
+    .await;
+    assert_eq!(removed.status, 204, "{}", removed.body);
+    let again = api_tests::send(
+        &env.app,
+        api_tests::ApiRequest::delete(&location).by(&admin),
+    )
+    .await;
+    assert_eq!(again.status, 404, "{}", again.body);
+}

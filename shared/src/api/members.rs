@@ -109,7 +109,14 @@ pub async fn add(
         Err(other) => return Err(other),
     }
     tracing::info!(%slug, member = %member.identity, "member added");
-    Ok(ok_empty())
+    // Where the new member is (DELETE removes it): clients and schemathesis's stateful phase
+    // follow it.
+    let mut response = ok_empty();
+    let location = format!("/api/v1/organisations/{slug}/members/{}", member.identity);
+    if let Ok(value) = http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    Ok(response)
 }
 
 pub async fn remove(
