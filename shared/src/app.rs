@@ -70,7 +70,8 @@ impl App {
     ///   local bearer-token verifier. Never set it in AWS, where the authorizer verifies tokens;
     /// - mail: `MAIL_OUTBOX_DIR` (local: one file per message) or `MAIL_FROM` (SES v2 sender);
     /// - `VIES_BASE_URL` (default: the Commission's REST API), `VIES_TIMEOUT_MS` (default 4000);
-    /// - `PUBLIC_API_URL`: base of verification links.
+    /// - `PUBLIC_API_URL`: base of verification links; empty: the request's own host and stage
+    ///   ([`request_base_url`]).
     pub async fn from_env() -> Result<Self, ConfigError> {
         refuse_local_verifier_in_lambda(|name| std::env::var(name).ok())?;
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
@@ -253,6 +254,42 @@ where
 pub struct Invocation {
     span: tracing::Span,
     route: &'static str,
+    base_url: String,
+}
+
+tokio::task_local! {
+    /// The base URL the current request reached the API at ([`request_base_url`]).
+    static REQUEST_BASE_URL: String;
+}
+
+/// `https://<requestContext.domainName>` and, for a named stage, `/<stage>`: where the request
+/// reached the API (its execute-api host, or the custom domain it came through; a custom
+/// domain's mapping to `$default` adds no stage). Empty without a domain name.
+fn base_url_of(request: &lambda_http::Request) -> String {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return String::new();
+    };
+    let Some(domain) = context.domain_name.as_deref().filter(|d| !d.is_empty()) else {
+        return String::new();
+    };
+    match context.stage.as_deref() {
+        Some(stage) if !stage.is_empty() && stage != "$default" => {
+            format!("https://{domain}/{stage}")
+        }
+        _ => format!("https://{domain}"),
+    }
+}
+
+/// The base URL of the request being answered (inside [`Invocation::answer`]), if it has one:
+/// the verification links' base when `PUBLIC_API_URL` is empty (the first deploy, before a
+/// custom domain).
+pub fn request_base_url() -> Option<String> {
+    REQUEST_BASE_URL
+        .try_with(Clone::clone)
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 impl Invocation {
@@ -260,6 +297,7 @@ impl Invocation {
         Self {
             span: request_span(request),
             route: crate::routes::route_key(request),
+            base_url: base_url_of(request),
         }
     }
 
@@ -268,7 +306,12 @@ impl Invocation {
     where
         Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
     {
-        let response = tracing::Instrument::instrument(response, self.span).await;
+        let response = REQUEST_BASE_URL
+            .scope(
+                self.base_url,
+                tracing::Instrument::instrument(response, self.span),
+            )
+            .await;
         crate::metrics::answered(self.route, response.status().as_u16());
         response
     }

@@ -39,8 +39,9 @@ fn namespace_from(value: Option<&str>) -> &str {
 }
 
 /// The `level` of the lines. With the JSON log format, Lambda filters application logs by the
-/// `level` member of each JSON line and takes a line without one as INFO: metrics carry the
-/// configured level when it is above INFO, so that turning logs down never silences an alarm.
+/// `level` member of each JSON line, read only with a valid RFC 3339 `timestamp` member, and
+/// takes a line without either as INFO: metrics carry the configured level when it is above
+/// INFO, and their time, so that turning logs down never silences an alarm.
 static LEVEL: LazyLock<&'static str> =
     LazyLock::new(|| level_for(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()));
 
@@ -104,6 +105,15 @@ impl MetricSet<'_> {
             }),
         );
         root.insert("level".to_owned(), Value::from(level));
+        // Lambda's log-level filtering takes the `level` of a JSON line only together with a
+        // valid RFC 3339 `timestamp`; without one the line is INFO, dropped at WARN and above
+        // (AWS Lambda Developer Guide, "Log-level filtering"), and so would be the metric.
+        if let Some(time) = chrono::DateTime::from_timestamp_millis(timestamp_ms) {
+            root.insert(
+                "timestamp".to_owned(),
+                Value::from(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            );
+        }
         for (name, value) in self.dimensions {
             root.insert((*name).to_owned(), Value::from(*value));
         }
@@ -317,6 +327,7 @@ mod tests {
                     }]
                 },
                 "level": "INFO",
+                "timestamp": "2026-11-28T12:00:00.123Z",
                 "Outcome": "unavailable",
                 "Country": "DE",
                 "ViesAnswers": 1

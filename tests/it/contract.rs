@@ -9,12 +9,12 @@ use serde_yaml::Value as Yaml;
 use shared::routes::ROUTES;
 use shared::storage::{keys, schema};
 
-fn template() -> Yaml {
+pub(crate) fn template() -> Yaml {
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
     serde_yaml::from_str(&text).expect("template.yaml is YAML")
 }
 
-fn resources(template: &Yaml) -> impl Iterator<Item = (&str, &Yaml)> {
+pub(crate) fn resources(template: &Yaml) -> impl Iterator<Item = (&str, &Yaml)> {
     template["Resources"]
         .as_mapping()
         .expect("Resources")
@@ -422,7 +422,7 @@ fn function_policies_name_their_actions_and_resources() {
 
 /// The intrinsic function a value is, in either notation: `!Sub x` or `{"Fn::Sub": x}`, `!Ref x`
 /// or `{"Ref": x}`. Returns its name without `Fn::` and its argument.
-fn intrinsic(value: &Yaml) -> Option<(&str, &Yaml)> {
+pub(crate) fn intrinsic(value: &Yaml) -> Option<(&str, &Yaml)> {
     const SHORT_FORMS: &[&str] = &[
         "Ref",
         "Sub",
@@ -458,17 +458,17 @@ fn intrinsic(value: &Yaml) -> Option<(&str, &Yaml)> {
 }
 
 /// `!Ref name` of a parameter or resource.
-fn is_ref_to(value: &Yaml, name: &str) -> bool {
+pub(crate) fn is_ref_to(value: &Yaml, name: &str) -> bool {
     matches!(intrinsic(value), Some(("Ref", target)) if target == name)
 }
 
-fn parameter<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+pub(crate) fn parameter<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
     let parameter = &template["Parameters"][name];
     assert!(parameter.is_mapping(), "parameter {name} in template.yaml");
     parameter
 }
 
-fn resource<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+pub(crate) fn resource<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
     let resource = &template["Resources"][name];
     assert!(resource.is_mapping(), "resource {name} in template.yaml");
     resource
@@ -499,6 +499,8 @@ const NOT_OWN_NAMES: &[&str] = &[
     "StageName",
     // the bus a rule listens on
     "EventBusName",
+    // the optional custom domain: the operator's own DNS name, one per stack by nature
+    "DomainName",
 ];
 
 /// Every explicitly given name of a resource (a `...Name` property, or the `Name` of a SAM

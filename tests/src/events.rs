@@ -91,6 +91,8 @@ pub struct ApiRequest {
     claims: Option<HashMap<String, String>>,
     /// API Gateway's route key: `$default` (what `make dev` gives) unless set.
     route_key: Option<String>,
+    /// `requestContext.domainName` and `stage`: `localhost` and `$default` unless set.
+    served_at: Option<(String, String)>,
 }
 
 impl ApiRequest {
@@ -104,6 +106,7 @@ impl ApiRequest {
             body: None,
             claims: None,
             route_key: None,
+            served_at: None,
         }
     }
 
@@ -152,6 +155,12 @@ impl ApiRequest {
         self
     }
 
+    /// As API Gateway fills `requestContext` for a request to `domain_name`, stage `stage`.
+    pub fn served_at(mut self, domain_name: &str, stage: &str) -> Self {
+        self.served_at = Some((domain_name.to_owned(), stage.to_owned()));
+        self
+    }
+
     /// The API Gateway v2 event JSON.
     pub fn event(&self) -> Value {
         let mut context = json!({
@@ -172,6 +181,12 @@ impl ApiRequest {
             "time": "28/Nov/2026:12:00:00 +0000",
             "timeEpoch": 1_795_867_200_000_i64
         });
+        if let Some((domain_name, stage)) = &self.served_at {
+            context["domainName"] = Value::from(domain_name.as_str());
+            context["domainPrefix"] =
+                Value::from(domain_name.split('.').next().unwrap_or_default());
+            context["stage"] = Value::from(stage.as_str());
+        }
         if let Some(claims) = &self.claims {
             context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
         }

@@ -105,7 +105,19 @@ pub async fn add(
     if response.is_ok() {
         tracing::info!(%slug, member = %member.identity, "member added");
     }
-    guard.finish(app, response.map(|()| ok_empty())).await
+    let located = response.map(|()| located(&slug, member.identity));
+    guard.finish(app, located).await
+}
+
+/// 200 with no body, and where the new member is (DELETE removes it): clients and
+/// schemathesis's stateful phase follow it.
+fn located(slug: &Slug, member: Uuid) -> Response<Body> {
+    let mut response = ok_empty();
+    let location = format!("/api/v1/organisations/{slug}/members/{member}");
+    if let Ok(value) = http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
 }
 
 /// A refused add because the address holds a membership already: 400 naming it.

@@ -57,10 +57,12 @@ pub async fn send_challenge(app: &App, organisation: &Organisation, challenge: &
 /// A failure is logged, not returned.
 pub async fn mail_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
     let record = &challenge.record;
-    let link = format!(
-        "{}/api/v1/validations/verify-email/{}",
-        app.public_api_url, challenge.code
-    );
+    // Without a configured base (the first deploy), where the request reached the API.
+    let base = match crate::app::request_base_url() {
+        Some(own) if app.public_api_url.is_empty() => own,
+        _ => app.public_api_url.clone(),
+    };
+    let link = format!("{base}/api/v1/validations/verify-email/{}", challenge.code);
     let mail = OutgoingMail {
         to: record.email.clone(),
         subject: format!(

@@ -52,15 +52,46 @@ pub enum StoreError {
     InvalidChange(&'static str),
     #[error("DynamoDB request failed: {0}")]
     Sdk(#[from] Box<aws_sdk_dynamodb::Error>),
+    /// DynamoDB could not take the request now: throttled (`ThrottlingException`,
+    /// `ProvisionedThroughputExceededException`, `RequestLimitExceeded`, a transaction item's
+    /// `ThrottlingError`), a timeout, or no connection. Nothing of the request was written
+    /// (one TransactWriteItems is all or nothing); the caller may retry later.
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(Box<aws_sdk_dynamodb::Error>),
     #[error("item does not map: {0}")]
     Mapping(#[from] serde_dynamo::Error),
 }
 
+/// The error codes of DynamoDB refusing a request for load, not for what it asks (DynamoDB
+/// Developer Guide, "Error handling with DynamoDB": throttling and request-limit errors are
+/// retryable; the SDK has retried them already when they reach us).
+const UNAVAILABLE_CODES: [&str; 3] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+];
+
 pub(crate) fn sdk<E, R>(error: SdkError<E, R>) -> StoreError
 where
     aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
-    StoreError::Sdk(Box::new(aws_sdk_dynamodb::Error::from(error)))
+    let unavailable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_some_and(|code| UNAVAILABLE_CODES.contains(&code)),
+        _ => false,
+    };
+    let error = Box::new(aws_sdk_dynamodb::Error::from(error));
+    if unavailable {
+        StoreError::Unavailable(error)
+    } else {
+        StoreError::Sdk(error)
+    }
 }
 
 /// The table, and the client to reach it. Cheap to clone.
@@ -167,6 +198,9 @@ impl Store {
                     };
                     if reasons.iter().any(|r| code(r) == "TransactionConflict") {
                         return Err(StoreError::Conflict);
+                    }
+                    if reasons.iter().any(|r| code(r) == "ThrottlingError") {
+                        return Err(StoreError::Unavailable(Box::new(error.into())));
                     }
                     let failed: Vec<usize> = reasons
                         .iter()
