@@ -19,6 +19,9 @@ pub struct App {
     pub public_api_url: String,
     /// Creates plus registrations per caller per 24 hours (`MAX_ORGANISATIONS_PER_USER_PER_DAY`).
     pub max_organisations_per_user_per_day: usize,
+    /// Mails and VAT number changes per organisation per 24 hours
+    /// (`MAX_MAILS_PER_ORGANISATION_PER_DAY`, `MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY`).
+    pub budgets: crate::domain::budgets::Budgets,
 }
 
 /// Default VIES REST endpoint of the European Commission.
@@ -38,6 +41,18 @@ pub enum ConfigError {
     TrustStore(#[from] crate::aws::TrustStoreError),
 }
 
+/// A limit from the environment: `None` when unset, an error naming the variable when it is not
+/// a whole number.
+fn limit_from_env(name: &'static str) -> Result<Option<usize>, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid(name, value)),
+        Err(_) => Ok(None),
+    }
+}
+
 impl App {
     /// An app with no mailer and no VIES client (see [`App::with_mailer`], [`App::with_vies`]).
     pub fn new(store: Store, local_jwt: Option<LocalJwtVerifier>) -> Self {
@@ -49,6 +64,7 @@ impl App {
             public_api_url: "http://127.0.0.1:9000".to_owned(),
             max_organisations_per_user_per_day:
                 crate::domain::decisions::DEFAULT_ORGANISATIONS_PER_USER_PER_DAY,
+            budgets: crate::domain::budgets::Budgets::default(),
         }
     }
 
@@ -71,7 +87,9 @@ impl App {
     /// - mail: `MAIL_OUTBOX_DIR` (local: one file per message) or `MAIL_FROM` (SES v2 sender);
     /// - `VIES_BASE_URL` (default: the Commission's REST API), `VIES_TIMEOUT_MS` (default 4000);
     /// - `PUBLIC_API_URL`: base of verification links; empty: the request's own host and stage
-    ///   ([`request_base_url`]).
+    ///   ([`request_base_url`]);
+    /// - the limits `MAX_ORGANISATIONS_PER_USER_PER_DAY`, `MAX_MAILS_PER_ORGANISATION_PER_DAY`,
+    ///   `MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY` (docs/plans.md).
     pub async fn from_env() -> Result<Self, ConfigError> {
         refuse_local_verifier_in_lambda(|name| std::env::var(name).ok())?;
         let table = std::env::var("TABLE_NAME").map_err(|_| ConfigError::Missing("TABLE_NAME"))?;
@@ -117,6 +135,12 @@ impl App {
             app.max_organisations_per_user_per_day = limit.parse().map_err(|_| {
                 ConfigError::Invalid("MAX_ORGANISATIONS_PER_USER_PER_DAY", limit.clone())
             })?;
+        }
+        if let Some(limit) = limit_from_env("MAX_MAILS_PER_ORGANISATION_PER_DAY")? {
+            app.budgets.mails_per_organisation_per_day = limit;
+        }
+        if let Some(limit) = limit_from_env("MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY")? {
+            app.budgets.vat_changes_per_organisation_per_day = limit;
         }
         if let Ok(url) = std::env::var("PUBLIC_API_URL") {
             app.public_api_url = url.trim_end_matches('/').to_owned();

@@ -127,6 +127,7 @@ mod layers {
     /// The modules of `domain/`, lower first: each may import only those before it.
     const DOMAIN_ORDER: &[&str] = &[
         "input",
+        "budgets",
         "vat",
         "ledger",
         "verification",

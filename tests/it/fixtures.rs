@@ -86,6 +86,8 @@ async fn seed(env: &TestEnv) {
         verification: Default::default(),
         vat_next_check_at: None,
         profile_writes: 0,
+        mails_sent: Default::default(),
+        vat_changes: Vec::new(),
     };
     organisation.set_vat_number(Some(&VatNumber::parse("NL004495445B01").unwrap()), now);
     organisation.record_vies_answer(

@@ -6,12 +6,14 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{Begun, Idempotency};
+use crate::api::idempotency::{Begun, Guard, Idempotency};
 use crate::api::validation::mail_challenge;
 use crate::app::App;
-use crate::domain::change::Decision;
-use crate::domain::decisions::{self, ResendBody};
-use crate::domain::verification::EmailKind;
+use crate::domain::change::{Decision, Refusal};
+use crate::domain::decisions::{self, Limits, ResendBody};
+use crate::domain::organisation::Organisation;
+use crate::domain::verification::{EmailChallenge, EmailKind};
+use crate::domain::{Caller, Slug};
 use crate::error::ApiError;
 use crate::http::{accepted, read_body};
 use crate::routes::PathParams;
@@ -28,30 +30,48 @@ pub async fn resend(
         Begun::Proceed(guard) => guard,
     };
     let kind: EmailKind = read_body::<ResendBody, _>(request)?;
-    // The organisation (authorising the caller) and the mail log of its address of `kind`.
-    let reads = Reads {
-        mail_log: Some(kind),
-        ..Reads::default()
+    let mut limits = Limits {
+        budgets: app.budgets,
+        address_capped: false,
     };
-    let resent = access::apply(
+    let mut resent = issue(app, &slug, &caller, kind, limits, &guard).await;
+    if let Err(ApiError::Refused(Refusal::AddressMailCap)) = resent {
+        // The address's counter across organisations is full: decided again, it is a 429.
+        limits.address_capped = true;
+        resent = issue(app, &slug, &caller, kind, limits, &guard).await;
+    }
+    if let Ok((organisation, challenge)) = &resent {
+        mail_challenge(app, organisation, challenge).await;
+        tracing::info!(%slug, kind = ?kind, "verification mail resent");
+    }
+    guard.finish(app, resent.map(|_| accepted())).await
+}
+
+/// One read (the organisation, authorising the caller; its profile records the mails it sent),
+/// the decision, one transaction.
+async fn issue(
+    app: &App,
+    slug: &Slug,
+    caller: &Caller,
+    kind: EmailKind,
+    limits: Limits,
+    guard: &Guard,
+) -> Result<(Organisation, EmailChallenge), ApiError> {
+    let reads = Reads::default();
+    access::apply(
         &app.store,
-        &slug,
-        &caller,
+        slug,
+        caller,
         Permission::Administer,
         reads,
         |access| {
             let now = Utc::now();
-            let decision = decisions::resend(access, kind, &access.mail_log, now)?;
+            let decision = decisions::resend(access, kind, limits, now)?;
             let answer = guard.answer(StatusCode::ACCEPTED, "", now);
             let change = decision.change.map(|c| c.with_all(answer));
             let outcome = (access.organisation.clone(), decision.outcome);
             Ok::<_, ApiError>(Decision { change, outcome })
         },
     )
-    .await;
-    if let Ok((organisation, challenge)) = &resent {
-        mail_challenge(app, organisation, challenge).await;
-        tracing::info!(%slug, kind = ?kind, "verification mail resent");
-    }
-    guard.finish(app, resent.map(|_| accepted())).await
+    .await
 }

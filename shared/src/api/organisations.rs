@@ -10,10 +10,12 @@ use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
 use crate::api::idempotency::{Begun, Guard, Idempotency};
-use crate::api::validation::send_challenge;
+use crate::api::validation::{mail_challenge, mail_suppressed};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
-use crate::domain::decisions::{self, Created, NewIdentities, PatchBlocked, Updated, ViesLookup};
+use crate::domain::decisions::{
+    self, Created, Limits, NewIdentities, PatchBlocked, Updated, ViesLookup,
+};
 use crate::domain::organisation::{
     CreateOrganisationBody, NewOrganisation, OrganisationPatch, OrganisationResponse,
     PatchOrganisationBody,
@@ -79,7 +81,10 @@ pub async fn create(
 async fn announce(app: &App, created: &Created) -> Result<Response<Body>, ApiError> {
     let organisation = &created.organisation;
     tracing::info!(slug = %organisation.slug, identity = %organisation.identity, "organisation created");
-    send_challenge(app, organisation, &created.challenge).await;
+    match &created.mail {
+        Some(challenge) => mail_challenge(app, organisation, challenge).await,
+        None => mail_suppressed(organisation),
+    }
     ok_json(&OrganisationResponse::from(organisation))
 }
 
@@ -94,6 +99,10 @@ fn creation<'a>(app: &App, vies: Option<&'a ViesAnswer>, how: Creation) -> decis
         vies,
         registration: how == Creation::Registration,
         limit: app.max_organisations_per_user_per_day,
+        limits: Limits {
+            budgets: app.budgets,
+            address_capped: false,
+        },
     }
 }
 
@@ -122,8 +131,9 @@ async fn insert(
     how: Creation,
     guard: &Guard,
 ) -> Result<Created, ApiError> {
-    let creation = creation(app, vies, how);
-    for attempt in 0..SLUG_ATTEMPTS {
+    let mut creation = creation(app, vies, how);
+    let mut attempt = 0;
+    while attempt < SLUG_ATTEMPTS {
         let slug = Slug::candidate(&new.name.as_slug_source(), attempt);
         let read =
             |_| async { Ok::<_, ApiError>(Some(app.store.creation_log(&caller.subject).await?)) };
@@ -135,7 +145,11 @@ async fn insert(
         };
         match app.store.decide_and_write(read, decide).await {
             Ok(created) => return Ok(created),
-            Err(ApiError::Refused(Refusal::SlugTaken)) => continue,
+            Err(ApiError::Refused(Refusal::SlugTaken)) => attempt += 1,
+            // Decided again, with the mail suppressed.
+            Err(ApiError::Refused(Refusal::AddressMailCap)) => {
+                creation.limits.address_capped = true
+            }
             Err(ApiError::Refused(Refusal::AlreadyRegistered)) => {
                 return Err(ApiError::bad_request(ALREADY_REGISTERED))
             }
@@ -205,8 +219,9 @@ pub async fn update(
     let precondition = if_match(request);
     let updated = apply_patch(app, &slug, &caller, &patch, precondition.as_deref()).await?;
     for challenge in &updated.challenges {
-        send_challenge(app, &updated.organisation, challenge).await;
+        mail_challenge(app, &updated.organisation, challenge).await;
     }
+    (0..updated.suppressed).for_each(|_| mail_suppressed(&updated.organisation));
     let organisation = &updated.organisation;
     let tag = entity_tag(organisation.identity, organisation.revision);
     Ok(with_entity_tag(
@@ -225,6 +240,10 @@ async fn apply_patch(
     precondition: Option<&str>,
 ) -> Result<Updated, ApiError> {
     let mut vies_answer: Option<ViesAnswer> = None;
+    let mut limits = Limits {
+        budgets: app.budgets,
+        address_capped: false,
+    };
     loop {
         let lookup = match (&vies_answer, &app.vies) {
             (Some(answer), _) => ViesLookup::Answered(answer),
@@ -243,7 +262,7 @@ async fn apply_patch(
                 let current =
                     entity_tag(access.organisation.identity, access.organisation.revision);
                 check_if_match(precondition, &current).map_err(PatchError::Api)?;
-                decisions::update_organisation(access, patch, lookup, Utc::now())
+                decisions::update_organisation(access, patch, lookup, limits, Utc::now())
                     .map_err(PatchError::from)
             },
         )
@@ -251,6 +270,10 @@ async fn apply_patch(
         match decided {
             Ok(updated) => return Ok(updated),
             Err(PatchError::AskVies(vat)) => vies_answer = Some(ask_vies(app, &vat).await?),
+            // Decided again, with the mail suppressed.
+            Err(PatchError::Api(ApiError::Refused(Refusal::AddressMailCap))) => {
+                limits.address_capped = true
+            }
             Err(PatchError::Api(error)) => return Err(error),
         }
     }

@@ -13,48 +13,25 @@ use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
 use crate::domain::organisation::Organisation;
 use crate::domain::verification::{
-    address_hash, code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge,
-    LegalEntityConfirmation, VatStatus,
+    code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge, LegalEntityConfirmation,
+    VatStatus,
 };
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::http::{field, json_response, ok_json, read_body};
 use crate::mail::OutgoingMail;
 use crate::routes::PathParams;
-use crate::storage::StoreError;
 use http::StatusCode;
 
-/// Mails a challenge's code, unless the address had its hourly share of verification mails
-/// (across all organisations). The change that issued it is committed already: a failure or a
-/// suppressed mail is logged, not returned, and the address stays unverified.
-pub async fn send_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
-    let record = &challenge.record;
-    let hash = address_hash(&record.email);
-    let counted = app
-        .store
-        .decide_and_write(
-            |_| async { Ok::<_, StoreError>(Some(app.store.mail_log(&hash).await?)) },
-            |log| Ok(decisions::count_mail(&log, &organisation.slug, Utc::now())),
-        )
-        .await;
-    match counted {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(slug = %organisation.slug, kind = ?record.kind, suppressed = 1, "verification mail suppressed: the address had its hourly share");
-            crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
-            return;
-        }
-        Err(error) => {
-            tracing::error!(%error, slug = %organisation.slug, "counting a verification mail failed; not sent");
-            crate::metrics::mail(crate::metrics::MailOutcome::Failed);
-            return;
-        }
-    }
-    mail_challenge(app, organisation, challenge).await;
+/// A verification mail the budgets held back (the address had its share this hour): the code
+/// is issued, and the address stays unverified until a resend or a later change mails one.
+pub fn mail_suppressed(organisation: &Organisation) {
+    tracing::warn!(slug = %organisation.slug, suppressed = 1, "verification mail suppressed: the address had its hourly share");
+    crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
 }
 
-/// Mails a challenge's code, counted already (a resend counts its mail in its own change).
-/// A failure is logged, not returned.
+/// Mails a challenge's code, counted already in the change that issued it. The change is
+/// committed: a failure is logged, not returned.
 pub async fn mail_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
     let record = &challenge.record;
     // Without a configured base (the first deploy), where the request reached the API.

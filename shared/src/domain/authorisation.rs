@@ -9,7 +9,6 @@ use super::member::{Member, Role};
 use super::organisation::Organisation;
 use super::quotas::QuotaOverrides;
 use super::records::EmailLookup;
-use super::verification::{EmailKind, MailLog};
 use super::{Caller, Rejection, Slug, OPERATOR_SCOPE};
 
 /// What the caller wants to do.
@@ -39,9 +38,6 @@ pub struct Reads {
     pub quotas: bool,
     /// Another member, by identity (member removal).
     pub member: Option<Uuid>,
-    /// The mail log of the organisation's address of this kind (a resend counts its mail
-    /// there). It lives outside the organisation's partition, under the address's hash.
-    pub mail_log: Option<EmailKind>,
 }
 
 impl Reads {
@@ -64,8 +60,6 @@ pub struct Snapshot {
     pub ledger: ResourceLedger,
     pub quota_overrides: QuotaOverrides,
     pub target_member: Option<Member>,
-    /// What [`Reads::mail_log`] asked for (empty when the address has no log, or none).
-    pub mail_log: MailLog,
 }
 
 /// An authorised caller with what was read to authorise them: what decisions start from.
@@ -78,8 +72,6 @@ pub struct Access {
     pub quota_overrides: QuotaOverrides,
     /// The member asked for with [`Reads::member`], if it exists in this organisation.
     pub target_member: Option<Member>,
-    /// The mail log asked for with [`Reads::mail_log`].
-    pub mail_log: MailLog,
 }
 
 /// How the caller is a member.
@@ -158,7 +150,6 @@ impl Access {
             ledger: snapshot.ledger,
             quota_overrides: snapshot.quota_overrides,
             target_member,
-            mail_log: snapshot.mail_log,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! (`storage::Store::write`); nothing here knows DynamoDB.
 
 use super::activity::ActivityEvent;
+use super::budgets::AddressMailCounter;
 use super::ledger::{LedgerDelta, ResourceLedger};
 use super::member::Member;
 use super::organisation::Organisation;
@@ -11,7 +12,7 @@ use super::platform::{Resource, ResourceRecord};
 use super::records::{
     CreationLog, DeletionRecord, EmailLookup, IdempotencyRecord, IdentityLookup, Registration,
 };
-use super::verification::{EmailCode, MailLog};
+use super::verification::EmailCode;
 use super::{Email, Slug, Subject};
 use uuid::Uuid;
 
@@ -75,7 +76,6 @@ pub enum Record {
         deleted_at: chrono::DateTime<chrono::Utc>,
     },
     CreationLog(CreationLog),
-    MailLog(MailLog),
     Idempotency(IdempotencyRecord),
 }
 
@@ -115,6 +115,9 @@ pub enum Refusal {
     CodeUsed,
     /// The request's `Idempotency-Key` has an answer already: the request was made before.
     IdempotencyKeyUsed,
+    /// The address had its hourly share of mails from all organisations: decide again without
+    /// the mail.
+    AddressMailCap,
 }
 
 /// What a failed expectation means.
@@ -132,6 +135,8 @@ pub enum Operation {
     Put(Box<Record>),
     Remove(RecordKey),
     Check(RecordKey),
+    /// One more mail to an address this hour, if its counter is still below the cap.
+    CountMail(AddressMailCounter),
 }
 
 /// One item of a change with its expectation.
@@ -169,6 +174,16 @@ impl Write {
             operation: Operation::Check(key),
             expect,
             if_not: IfNot::Retry,
+        }
+    }
+
+    /// Counts a mail to the address of `counter`: refused with [`Refusal::AddressMailCap`]
+    /// when the address had [`super::budgets::MAILS_PER_ADDRESS_PER_HOUR`] this hour.
+    pub fn count_mail(counter: AddressMailCounter) -> Self {
+        Self {
+            operation: Operation::CountMail(counter),
+            expect: Expect::Anything,
+            if_not: IfNot::Refuse(Refusal::AddressMailCap),
         }
     }
 

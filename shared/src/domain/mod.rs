@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod authorisation;
+pub mod budgets;
 pub mod change;
 pub mod decisions;
 pub mod input;

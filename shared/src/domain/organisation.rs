@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::budgets::MailsSent;
 use super::input::{collect, finish, Field, RequestBody};
 use super::vat::VatNumber;
 use super::verification::{next_vat_check, EmailKind, VatStatus, Verification, ViesAnswer};
@@ -138,6 +139,12 @@ pub struct Organisation {
     /// code hashes back (storage/write.rs, `profile_as_read`).
     #[serde(default)]
     pub profile_writes: u64,
+    /// The verification and invitation mails of the last 24 hours (domain::budgets).
+    #[serde(default)]
+    pub mails_sent: MailsSent,
+    /// When the VAT number was changed in the last 24 hours (domain::budgets).
+    #[serde(default)]
+    pub vat_changes: Vec<DateTime<Utc>>,
 }
 
 impl Organisation {
@@ -648,6 +655,8 @@ pub mod tests_support {
             verification: Verification::default(),
             vat_next_check_at: None,
             profile_writes: 0,
+            mails_sent: MailsSent::default(),
+            vat_changes: Vec::new(),
         }
     }
 }

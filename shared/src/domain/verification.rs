@@ -286,18 +286,6 @@ pub struct EmailCode {
     pub used_at: Option<DateTime<Utc>>,
 }
 
-/// When verification mails went to one address (any organisation) in the last hour. Keyed by
-/// the address's hash: the log does not hold the address.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MailLog {
-    pub address_hash: String,
-    pub sent_at: Vec<DateTime<Utc>>,
-    /// 0: not stored yet.
-    pub version: u64,
-    /// Epoch seconds; also the table's TTL attribute.
-    pub expires_at: i64,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::quotas::QuotaOverrides;
 use crate::domain::records::{CreationLog, EmailLookup, IdempotencyRecord, IdentityLookup};
-use crate::domain::verification::{address_hash, EmailCode, MailLog};
+use crate::domain::verification::EmailCode;
 use crate::domain::{Caller, Slug, Subject};
 
 /// What a platform event's decision needs read of its organisation.
@@ -137,21 +137,8 @@ impl Store {
                 _ => {}
             }
         }
-        let Some(organisation) = organisation else {
-            return Ok(None);
-        };
-        // The address is known only from the profile: a second round trip, when asked for.
-        let address = reads
-            .mail_log
-            .and_then(|kind| organisation.email_of(kind))
-            .map(address_hash);
-        let mail_log = match address {
-            Some(hash) => self.mail_log(&hash).await?,
-            None => MailLog::default(),
-        };
-        Ok(Some(Snapshot {
+        Ok(organisation.map(|organisation| Snapshot {
             organisation,
-            mail_log,
             // An invitation counts only while there is no membership by subject.
             invitation: invitation.filter(|_| member.is_none()),
             member,
@@ -192,19 +179,6 @@ impl Store {
             .await?
             .map(from_item)
             .transpose()
-    }
-
-    /// The mail log of an address (by hash); a fresh one (version 0) when there is none.
-    pub async fn mail_log(&self, address_hash: &str) -> Result<MailLog, StoreError> {
-        Ok(self
-            .get(Key::mail_log(address_hash))
-            .await?
-            .map(from_item)
-            .transpose()?
-            .unwrap_or_else(|| MailLog {
-                address_hash: address_hash.to_owned(),
-                ..MailLog::default()
-            }))
     }
 
     pub async fn email_code(&self, code_hash: &str) -> Result<Option<EmailCode>, StoreError> {

@@ -14,6 +14,7 @@ use super::entities::{
 use super::keys::{self, Key};
 use super::retry::{backoff, MAX_ATTEMPTS};
 use super::{n, Condition, Store, StoreError};
+use crate::domain::budgets::{AddressMailCounter, MAILS_PER_ADDRESS_PER_HOUR};
 use crate::domain::change::{
     Change, Decision, Expect, IfNot, LedgerUpdate, Operation, Profile, Record, RecordKey, Refusal,
 };
@@ -166,6 +167,7 @@ impl Store {
                     record_key(key, slug).into_item(),
                     condition.ok_or(StoreError::InvalidChange("a check needs an expectation"))?,
                 ),
+                Operation::CountMail(counter) => self.count_mail(counter),
             }?);
             meanings.push(write.if_not);
         }
@@ -174,6 +176,30 @@ impl Store {
             meanings.push(IfNot::Retry);
         }
         Ok((items, meanings))
+    }
+
+    /// One more mail to an address this clock hour: `ADD 1` on condition that the counter is
+    /// below the cap. No read: DynamoDB creates the counter on its first `ADD`, and its TTL
+    /// removes it after the hour.
+    fn count_mail(&self, counter: &AddressMailCounter) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(
+                Key::address_mail_counter(&counter.address_hash, counter.hour).into_item(),
+            ))
+            .update_expression("ADD #sent :one SET #entity = :entity, #expires = :expires")
+            .expression_attribute_names("#entity", super::entities::ENTITY)
+            .expression_attribute_names("#expires", fields::EXPIRES_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":entity", super::s(super::entities::ADDRESS_MAIL_COUNTER))
+            .expression_attribute_values(":expires", n(counter.expires_at()));
+        let update = Condition::new("attribute_not_exists(#sent) OR #sent < :cap")
+            .name("#sent", fields::SENT)
+            .value(":cap", n(MAILS_PER_ADDRESS_PER_HOUR))
+            .apply_update(update)
+            .build()
+            .map_err(|_| StoreError::InvalidChange("mail counter update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// The ledger's counters and totals are `ADD`ed: computed from the record as read, they
@@ -267,6 +293,8 @@ fn precedence(refusal: Refusal) -> u8 {
         Refusal::AlreadyRegistered => 3,
         Refusal::SlugTaken => 2,
         Refusal::MemberEmailTaken | Refusal::CodeUsed => 1,
+        // Only a full counter: any other refusal is the request's answer.
+        Refusal::AddressMailCap => 0,
     }
 }
 
@@ -344,7 +372,6 @@ fn record_item(record: &Record, slug: &Slug) -> Result<super::Item, StoreError> 
             slug,
         ),
         Record::CreationLog(log) => to_item(log, slug),
-        Record::MailLog(log) => to_item(log, slug),
         Record::Idempotency(record) => to_item(record, slug),
     }
 }

@@ -12,6 +12,7 @@ use super::*;
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
+use crate::domain::budgets::{AddressMailCounter, MAILS_PER_ADDRESS_PER_HOUR};
 use crate::domain::change::{member_writes, LedgerUpdate, Write};
 use crate::domain::ledger::{LedgerDelta, ResourceLedger, MAX_RESOURCE_RECORDS};
 use crate::domain::member::{KubernetesRole, Member, Role};
@@ -19,7 +20,7 @@ use crate::domain::organisation::tests_support::organisation;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::records::{CreationLog, DeletionRecord, IdentityLookup, Registration};
-use crate::domain::verification::{EmailChallenge, EmailKind, MailLog};
+use crate::domain::verification::{EmailChallenge, EmailKind};
 use crate::domain::{Email, Subject};
 
 const TABLE: &str = "organisations-test";
@@ -461,32 +462,82 @@ fn a_code_is_used_once() {
     );
 }
 
+/// The `ADD` of one mail to an address's counter of a clock hour.
+const MAIL_COUNT_ADD: &str = "ADD #sent :one SET #entity = :entity, #expires = :expires";
+
 #[test]
-fn a_mail_count_touches_no_organisation() {
-    let log = MailLog {
-        address_hash: "abc".into(),
-        sent_at: vec![now()],
-        version: 4,
-        expires_at: 0,
+fn a_mail_is_counted_on_the_address_counter_of_its_clock_hour_below_the_cap() {
+    // 2026-12-01T12:00:00Z is hour 498,924 since the epoch; the counter expires two hours on.
+    let counter = AddressMailCounter::new("abc", now());
+    assert_eq!(counter.hour, 498_924);
+    let count = || {
+        item(
+            "update MAILTO#abc|HOUR#498924",
+            Some("attribute_not_exists(#sent) OR #sent < :cap"),
+            map([
+                ("#entity", "entity"),
+                ("#expires", "expires_at"),
+                ("#sent", "sent"),
+            ]),
+            map([
+                (":one", "N:1"),
+                (":entity", "S:address_mail_counter"),
+                (":expires", "N:1796133600"),
+                (":cap", &format!("N:{MAILS_PER_ADDRESS_PER_HOUR}")),
+            ]),
+        )
     };
-    let change = Change {
-        slug: Slug::parse("acme").unwrap(),
-        profile: Profile::Untouched,
-        activity: None,
-        writes: vec![Write::put(Record::MailLog(log), Expect::Version(Some(3)))],
-        ledger: None,
-    };
-    assert_items(
-        "mail log",
-        &change,
-        vec![item(
-            "put MAILTO#abc|MAILS mail_log",
-            Some("#version = :version"),
-            map([("#version", "version")]),
-            map([(":version", "N:3")]),
-        )],
-        vec![RETRY],
+    let before = organisation();
+    let challenge = EmailChallenge::new(
+        &before.slug,
+        EmailKind::Contact,
+        &before.contact_email,
+        now(),
     );
+    let mut after = before.clone();
+    after.verification.issued(&challenge);
+    let code = &challenge.record.code_hash;
+    struct Case {
+        name: &'static str,
+        change: Change,
+        expected: Vec<Item>,
+        meanings: Vec<IfNot>,
+    }
+    let cases = [
+        Case {
+            name: "a count alone touches no organisation",
+            change: Change {
+                slug: Slug::parse("acme").unwrap(),
+                profile: Profile::Untouched,
+                activity: None,
+                writes: vec![Write::count_mail(counter.clone())],
+                ledger: None,
+            },
+            expected: vec![count()],
+            meanings: vec![IfNot::Refuse(AddressMailCap)],
+        },
+        Case {
+            name: "a resend: the profile as read, the new code, the count",
+            change: Change::rewrite(&before, after)
+                .with(Write::insert(Record::EmailCode(challenge.record.clone())))
+                .with(Write::count_mail(counter)),
+            expected: vec![
+                as_read("put ORG#acme|PROFILE organisation", 1, 0),
+                absent(&format!("put EMAILCODE#{code}|EMAILCODE email_code")),
+                count(),
+            ],
+            meanings: vec![RETRY, RETRY, IfNot::Refuse(AddressMailCap)],
+        },
+    ];
+    for case in cases {
+        assert_items(case.name, &case.change, case.expected, case.meanings);
+        let (items, _) = transaction(&case.change);
+        let update = items
+            .last()
+            .and_then(TransactWriteItem::update)
+            .expect("the count is an update");
+        assert_eq!(update.update_expression(), MAIL_COUNT_ADD, "{}", case.name);
+    }
 }
 
 const LEDGER_ADD: &str = "ADD #clusters :clusters, #accounts :accounts, #tenants :tenants, #cpu :cpu, #memory :memory, #records :records SET #entity = :entity";
@@ -733,7 +784,10 @@ fn changes_that_cannot_be_written_are_refused_before_any_request() {
 fn the_refusal_a_caller_hears_first() {
     // Registering twice explains a taken slug; a taken slug explains a taken e-mail lookup; a
     // repeated request explains everything.
+    // A full mail counter is heard only when nothing else failed: the change is then decided
+    // again without the mail.
     let mut order = [
+        AddressMailCap,
         MemberEmailTaken,
         CodeUsed,
         SlugTaken,
@@ -745,5 +799,7 @@ fn the_refusal_a_caller_hears_first() {
         order[..3],
         [IdempotencyKeyUsed, AlreadyRegistered, SlugTaken]
     );
+    assert_eq!(order.last(), Some(&AddressMailCap));
+    assert!(precedence(AddressMailCap) < precedence(CodeUsed));
     assert_eq!(precedence(MemberEmailTaken), precedence(CodeUsed));
 }

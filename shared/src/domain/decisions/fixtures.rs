@@ -2,14 +2,17 @@
 //! and plain-text shapes of a change's writes and of rejections, so that a case's expectation
 //! reads as what the transaction will do.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
+use super::Limits;
 use crate::domain::authorisation::Access;
+use crate::domain::budgets::{AddressMailCounter, Budgets, MailsSent, SentMail};
 use crate::domain::change::{Change, IfNot, Operation, Profile, Record, RecordKey, Write};
 use crate::domain::member::{KubernetesRole, Member, Role};
 use crate::domain::organisation::tests_support::organisation;
 use crate::domain::organisation::Organisation;
+use crate::domain::verification::address_hash;
 use crate::domain::{Caller, Email, Rejection, Subject};
 
 /// A fixed instant, so that windows and boundaries are exact.
@@ -54,7 +57,6 @@ pub(crate) fn access_to(organisation: Organisation) -> Access {
         ledger: Default::default(),
         quota_overrides: Default::default(),
         target_member: None,
-        mail_log: Default::default(),
     }
 }
 
@@ -75,7 +77,6 @@ fn record_name(record: &Record) -> &'static str {
         Record::EmailCode(_) => "EmailCode",
         Record::PurgeMarker { .. } => "PurgeMarker",
         Record::CreationLog(_) => "CreationLog",
-        Record::MailLog(_) => "MailLog",
         Record::Idempotency(_) => "Idempotency",
     }
 }
@@ -98,6 +99,7 @@ pub(crate) fn shape(write: &Write) -> String {
         Operation::Put(record) => format!("put {}", record_name(record)),
         Operation::Remove(key) => format!("remove {}", key_name(key)),
         Operation::Check(key) => format!("check {}", key_name(key)),
+        Operation::CountMail(_) => "count AddressMail".to_owned(),
     };
     let if_not = match write.if_not {
         IfNot::Retry => "retry".to_owned(),
@@ -120,6 +122,47 @@ pub(crate) fn puts(change: &Change) -> Vec<&Record> {
             _ => None,
         })
         .collect()
+}
+
+/// The address counters a change `ADD`s a mail to, in order.
+pub(crate) fn counters(change: &Change) -> Vec<&AddressMailCounter> {
+    change
+        .writes
+        .iter()
+        .filter_map(|w| match &w.operation {
+            Operation::CountMail(counter) => Some(counter),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The counter of mails to `address` in the clock hour of [`now`].
+pub(crate) fn counter(address: &str) -> AddressMailCounter {
+    AddressMailCounter::new(&address_hash(&email(address)), now())
+}
+
+/// Mails an organisation sent: to each address, that long before [`now`].
+pub(crate) fn mails_sent(sent: &[(&str, Duration)]) -> MailsSent {
+    MailsSent(
+        sent.iter()
+            .map(|(address, age)| SentMail {
+                to: address_hash(&email(address)),
+                at: now() - *age,
+            })
+            .collect(),
+    )
+}
+
+/// The default budgets, or `mails` and `vat_changes` per day, and whether the address's
+/// counter across organisations is full.
+pub(crate) fn limits(mails: usize, vat_changes: usize, address_capped: bool) -> Limits {
+    Limits {
+        budgets: Budgets {
+            mails_per_organisation_per_day: mails,
+            vat_changes_per_organisation_per_day: vat_changes,
+        },
+        address_capped,
+    }
 }
 
 /// The profile a change writes, and the revision it was decided on; panics for any other

@@ -86,7 +86,6 @@ mod tests {
             ledger: ResourceLedger::default(),
             quota_overrides: Default::default(),
             target_member: target,
-            mail_log: Default::default(),
         }
     }
 
@@ -100,8 +99,14 @@ mod tests {
     fn a_patch_that_changes_nothing_writes_nothing() {
         let access = access(1, None);
         let same = patch(serde_json::json!({"organisationName": "Acme"}));
-        let decision =
-            update_organisation(&access, &same, ViesLookup::Unavailable, Utc::now()).unwrap();
+        let decision = update_organisation(
+            &access,
+            &same,
+            ViesLookup::Unavailable,
+            Limits::default(),
+            Utc::now(),
+        )
+        .unwrap();
         assert!(decision.change.is_none());
     }
 
@@ -111,8 +116,14 @@ mod tests {
         let changes = patch(serde_json::json!({
             "organisationName": "Acme Two", "billingEmail": "b@example.com"
         }));
-        let decision =
-            update_organisation(&access, &changes, ViesLookup::Unavailable, Utc::now()).unwrap();
+        let decision = update_organisation(
+            &access,
+            &changes,
+            ViesLookup::Unavailable,
+            Limits::default(),
+            Utc::now(),
+        )
+        .unwrap();
         let change = decision.change.unwrap();
         let Profile::Update(update) = &change.profile else {
             panic!("an update")
@@ -127,26 +138,70 @@ mod tests {
             .message
             .ends_with("changed organisationName, billingEmail"));
         assert_eq!(decision.outcome.challenges.len(), 1);
+        assert_eq!(decision.outcome.suppressed, 0);
         let [Write {
             operation: Operation::Put(put),
             expect: Expect::Absent,
             ..
+        }, Write {
+            operation: Operation::CountMail(counter),
+            if_not: IfNot::Refuse(Refusal::AddressMailCap),
+            ..
         }] = &change.writes[..]
         else {
-            panic!("one insert: {:?}", change.writes)
+            panic!(
+                "the code's insert and the mail's count: {:?}",
+                change.writes
+            )
         };
         assert!(matches!(put.as_ref(), Record::EmailCode(_)));
+        let billing = Email::parse("e", "b@example.com").unwrap();
+        assert_eq!(
+            counter.address_hash,
+            crate::domain::verification::address_hash(&billing)
+        );
+        assert_eq!(
+            update.organisation().mails_sent.0.len(),
+            1,
+            "the mail recorded"
+        );
     }
 
     #[test]
     fn a_new_vat_number_asks_vies_first_when_it_can() {
         let access = access(1, None);
         let vat = patch(serde_json::json!({"vatNumber": "NL004495445B01"}));
-        let asked = update_organisation(&access, &vat, ViesLookup::NotAsked, Utc::now());
+        let asked = update_organisation(
+            &access,
+            &vat,
+            ViesLookup::NotAsked,
+            Limits::default(),
+            Utc::now(),
+        );
         assert!(matches!(asked, Err(PatchBlocked::AskVies(_))));
+        // A spent VAT change budget is refused before VIES is asked.
+        let mut spent = access.clone();
+        spent.organisation.vat_changes = vec![Utc::now() - Duration::hours(1); 10];
+        let refused = update_organisation(
+            &spent,
+            &vat,
+            ViesLookup::NotAsked,
+            Limits::default(),
+            Utc::now(),
+        );
+        assert!(matches!(
+            refused,
+            Err(PatchBlocked::Rejected(Rejection::TooMany { .. }))
+        ));
         let answer = ViesAnswer::Invalid;
-        let decided =
-            update_organisation(&access, &vat, ViesLookup::Answered(&answer), Utc::now()).unwrap();
+        let decided = update_organisation(
+            &access,
+            &vat,
+            ViesLookup::Answered(&answer),
+            Limits::default(),
+            Utc::now(),
+        )
+        .unwrap();
         assert_eq!(
             decided.outcome.organisation.verification.vat_status,
             Some(super::super::verification::VatStatus::Unverified)

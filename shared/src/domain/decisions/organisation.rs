@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use crate::domain::activity::{ActivityEvent, ActivityType, Actor};
 use crate::domain::authorisation::Access;
+use crate::domain::budgets::{count_vat_change, AddressMailCounter, Budgets};
 use crate::domain::change::{
     member_writes, Change, Decision, Expect, Profile, Record, RecordKey, Refusal, Write,
 };
@@ -17,9 +18,10 @@ use crate::domain::records::{
     take_slot, CreationLog, DeletionRecord, IdentityLookup, Registration,
 };
 use crate::domain::vat::VatNumber;
-use crate::domain::verification::MailLog;
-use crate::domain::verification::{EmailChallenge, EmailKind, Verification, ViesAnswer};
-use crate::domain::{Caller, FieldError, Rejection, Slug};
+use crate::domain::verification::{
+    address_hash, EmailChallenge, EmailKind, Verification, ViesAnswer,
+};
+use crate::domain::{Caller, Email, FieldError, Rejection, Slug};
 
 /// How long the record of a deleted organisation is kept.
 pub const DELETION_RECORD_DAYS: i64 = 400;
@@ -29,7 +31,8 @@ pub const DELETION_RECORD_DAYS: i64 = 400;
 pub struct Created {
     pub change: Change,
     pub organisation: Organisation,
-    pub challenge: EmailChallenge,
+    /// The verification mail to send after the commit; `None` when it is suppressed.
+    pub mail: Option<EmailChallenge>,
 }
 
 /// Identities chosen once per request, so that a retried create is the same organisation.
@@ -42,9 +45,6 @@ pub struct NewIdentities {
 /// How many organisations one user may create (creates plus registrations) per 24 hours,
 /// unless configured otherwise (`MAX_ORGANISATIONS_PER_USER_PER_DAY`).
 pub const DEFAULT_ORGANISATIONS_PER_USER_PER_DAY: usize = 10;
-
-/// Verification mails one address may receive per hour, across all organisations.
-pub const MAILS_PER_ADDRESS_PER_HOUR: usize = 5;
 
 /// The types a customer may choose: every type but `ENTERPRISE`, which platform operators set.
 pub fn customer_may_choose(kind: OrganisationType) -> Result<(), Rejection> {
@@ -113,36 +113,46 @@ pub(crate) fn count_creation(
     ))
 }
 
-/// Counts a verification mail to the address of `log`: `true` (send) with the log moved on,
-/// or `false` (suppress) when the address had [`MAILS_PER_ADDRESS_PER_HOUR`] in the last hour.
-pub fn count_mail(log: &MailLog, slug: &Slug, now: DateTime<Utc>) -> Decision<bool> {
-    match take_slot(
-        &log.sent_at,
-        now,
-        Duration::hours(1),
-        MAILS_PER_ADDRESS_PER_HOUR,
-    ) {
-        Err(_) => Decision::nothing(false),
-        Ok(sent_at) => {
-            let read = (log.version > 0).then_some(log.version);
-            let next = MailLog {
-                address_hash: log.address_hash.clone(),
-                sent_at,
-                version: log.version + 1,
-                expires_at: (now + Duration::hours(2)).timestamp(),
-            };
-            Decision::write(
-                Change {
-                    slug: slug.clone(),
-                    profile: Profile::Untouched,
-                    activity: None,
-                    writes: vec![Write::put(Record::MailLog(next), Expect::Version(read))],
-                    ledger: None,
-                },
-                true,
-            )
-        }
+/// The budgets a change is held to (mails, VAT number changes), and whether the address's
+/// hourly mail counter across organisations was found full (the change is then decided again
+/// with this set).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub budgets: Budgets,
+    pub address_capped: bool,
+}
+
+/// What a mail comes to in a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailCount {
+    /// Send it: the counter's write goes into the change (and the mail into `organisation`'s
+    /// record of mails).
+    Send(Write),
+    /// Do not send it: the address had its hourly share from this organisation, or from all.
+    Suppress,
+}
+
+/// Counts a mail from `organisation` (the profile as the change writes it) to `email`: 429 when
+/// the organisation spent its daily budget; [`MailCount::Suppress`] when the address had its
+/// hourly share from this organisation or from all; else the mail is recorded in the profile
+/// and counted on the address's counter.
+pub fn count_mail(
+    organisation: &mut Organisation,
+    email: &Email,
+    limits: Limits,
+    now: DateTime<Utc>,
+) -> Result<MailCount, Rejection> {
+    organisation
+        .mails_sent
+        .within_budget(limits.budgets.mails_per_organisation_per_day, now)?;
+    let to = address_hash(email);
+    if limits.address_capped || organisation.mails_sent.address_frees_at(&to, now).is_some() {
+        return Ok(MailCount::Suppress);
     }
+    organisation.mails_sent.record(&to, now);
+    Ok(MailCount::Send(Write::count_mail(AddressMailCounter::new(
+        &to, now,
+    ))))
 }
 
 /// The parameters of a new organisation's creation.
@@ -153,6 +163,7 @@ pub struct Creation<'a> {
     pub registration: bool,
     /// Creates per caller per 24 hours.
     pub limit: usize,
+    pub limits: Limits,
 }
 
 /// Creates `new` under `slug` with the caller as its first admin, counted in the caller's
@@ -167,7 +178,7 @@ pub fn create_organisation(
     now: DateTime<Utc>,
 ) -> Result<Created, Rejection> {
     customer_may_choose(new.organisation_type)?;
-    let counted = count_creation(log, how.limit, now)?;
+    let counted_creation = count_creation(log, how.limit, now)?;
     let Creation {
         ids,
         vies,
@@ -198,6 +209,8 @@ pub fn create_organisation(
         verification: Verification::default(),
         vat_next_check_at: None,
         profile_writes: 0,
+        mails_sent: Default::default(),
+        vat_changes: Vec::new(),
     };
     organisation.set_vat_number(new.vat_number.as_ref(), now);
     if let Some(answer) = vies {
@@ -223,6 +236,7 @@ pub fn create_organisation(
     }
     let challenge = EmailChallenge::new(&slug, EmailKind::Contact, &new.contact_email, now);
     organisation.verification.issued(&challenge);
+    let counted = count_mail(&mut organisation, &new.contact_email, how.limits, now)?;
     let outbound = created_outbound(&organisation, &actor, registration, now);
     let mut change = Change {
         slug: slug.clone(),
@@ -241,7 +255,14 @@ pub fn create_organisation(
     }
     .with_all(member_writes(&admin))
     .with(Write::insert(Record::EmailCode(challenge.record.clone())))
-    .with(counted);
+    .with(counted_creation);
+    let mail = match counted {
+        MailCount::Send(write) => {
+            change = change.with(write);
+            Some(challenge)
+        }
+        MailCount::Suppress => None,
+    };
     if registration {
         change = change.with(
             Write::insert(Record::Registration(Registration {
@@ -254,7 +275,7 @@ pub fn create_organisation(
     Ok(Created {
         change,
         organisation,
-        challenge,
+        mail,
     })
 }
 
@@ -270,7 +291,10 @@ pub enum PatchBlocked {
 #[derive(Debug, Clone)]
 pub struct Updated {
     pub organisation: Organisation,
+    /// The verification mails to send after the commit.
     pub challenges: Vec<EmailChallenge>,
+    /// Verification codes issued whose mail is suppressed (the address had its share).
+    pub suppressed: usize,
 }
 
 /// Applies `patch` by a customer (the type rules of [`customer_may_change_type`]; the ledger
@@ -280,6 +304,7 @@ pub fn update_organisation(
     access: &Access,
     patch: &OrganisationPatch,
     vies: ViesLookup<'_>,
+    limits: Limits,
     now: DateTime<Utc>,
 ) -> Result<Decision<Updated>, PatchBlocked> {
     if let Some(to) = patch.organisation_type {
@@ -296,12 +321,22 @@ pub fn update_organisation(
         return Ok(Decision::nothing(Updated {
             organisation,
             challenges: Vec::new(),
+            suppressed: 0,
         }));
     }
     let actor = Actor::user(&access.caller);
     let names: Vec<&str> = changed.iter().map(|f| f.wire_name()).collect();
     let mut message = format!("{} changed {}", actor.display_name(), names.join(", "));
+    // The budgets first: a refused change calls no VIES.
+    let mails = issue_challenges(&mut organisation, &changed, limits, now)
+        .map_err(PatchBlocked::Rejected)?;
     if changed.contains(&OrganisationField::VatNumber) {
+        organisation.vat_changes = count_vat_change(
+            &organisation.vat_changes,
+            limits.budgets.vat_changes_per_organisation_per_day,
+            now,
+        )
+        .map_err(PatchBlocked::Rejected)?;
         let new_number = patch.vat_number.clone().flatten();
         match (new_number, vies) {
             (Some(vat), ViesLookup::NotAsked) => return Err(PatchBlocked::AskVies(vat)),
@@ -312,45 +347,73 @@ pub fn update_organisation(
             _ => {}
         }
     }
-    let mut challenges = Vec::new();
-    if changed.contains(&OrganisationField::ContactEmail) {
-        challenges.push(EmailChallenge::new(
-            &organisation.slug,
-            EmailKind::Contact,
-            &organisation.contact_email,
-            now,
-        ));
-    }
-    if let (true, Some(billing)) = (
-        changed.contains(&OrganisationField::BillingEmail),
-        &organisation.billing_email,
-    ) {
-        challenges.push(EmailChallenge::new(
-            &organisation.slug,
-            EmailKind::Billing,
-            billing,
-            now,
-        ));
-    }
-    challenges
-        .iter()
-        .for_each(|c| organisation.verification.issued(c));
     let outbound = updated_outbound(&access.organisation, &organisation, &changed, &actor, now);
     let event = ActivityEvent::new(ActivityType::OrganisationUpdated, actor, message, now)
         .with_outbound(outbound);
-    let change = Change::update(&access.organisation, organisation, event).with_all(
-        challenges
-            .iter()
-            .map(|c| Write::insert(Record::EmailCode(c.record.clone()))),
-    );
+    let change = Change::update(&access.organisation, organisation, event)
+        .with_all(
+            mails
+                .issued
+                .iter()
+                .map(|c| Write::insert(Record::EmailCode(c.record.clone()))),
+        )
+        .with_all(mails.counted);
     let organisation = change.profile_after(&access.organisation);
     Ok(Decision::write(
         change,
         Updated {
             organisation,
-            challenges,
+            challenges: mails.to_mail,
+            suppressed: mails.suppressed,
         },
     ))
+}
+
+/// The verification codes a PATCH issues, and which of them are mailed.
+struct PatchMails {
+    issued: Vec<EmailChallenge>,
+    to_mail: Vec<EmailChallenge>,
+    counted: Vec<Write>,
+    suppressed: usize,
+}
+
+/// A code for each changed address, recorded in `organisation` and counted against the
+/// budgets (429 when the organisation's daily budget is spent).
+fn issue_challenges(
+    organisation: &mut Organisation,
+    changed: &[OrganisationField],
+    limits: Limits,
+    now: DateTime<Utc>,
+) -> Result<PatchMails, Rejection> {
+    let mut addresses = Vec::new();
+    if changed.contains(&OrganisationField::ContactEmail) {
+        addresses.push((EmailKind::Contact, organisation.contact_email.clone()));
+    }
+    if let (true, Some(billing)) = (
+        changed.contains(&OrganisationField::BillingEmail),
+        &organisation.billing_email,
+    ) {
+        addresses.push((EmailKind::Billing, billing.clone()));
+    }
+    let mut mails = PatchMails {
+        issued: Vec::new(),
+        to_mail: Vec::new(),
+        counted: Vec::new(),
+        suppressed: 0,
+    };
+    for (kind, email) in addresses {
+        let challenge = EmailChallenge::new(&organisation.slug, kind, &email, now);
+        organisation.verification.issued(&challenge);
+        match count_mail(organisation, &email, limits, now)? {
+            MailCount::Send(write) => {
+                mails.counted.push(write);
+                mails.to_mail.push(challenge.clone());
+            }
+            MailCount::Suppress => mails.suppressed += 1,
+        }
+        mails.issued.push(challenge);
+    }
+    Ok(mails)
 }
 
 /// What is known of VIES's answer for a PATCH's new VAT number.

@@ -5,11 +5,15 @@ use chrono::Duration;
 
 use super::*;
 use crate::domain::activity::DetailType;
+use crate::domain::budgets::{AddressMailCounter, SentMail};
+use crate::domain::change::IfNot;
 use crate::domain::decisions::fixtures::{
-    access, access_to, assert_rejected, caller, email, now, puts, shapes, updated,
+    access, access_to, assert_rejected, caller, counter, counters, email, limits, mails_sent, now,
+    puts, shapes, updated,
 };
 use crate::domain::organisation::tests_support::organisation;
 use crate::domain::organisation::OrganisationName;
+use crate::domain::verification::address_hash;
 use crate::domain::verification::VatStatus;
 use crate::domain::Subject;
 
@@ -272,97 +276,186 @@ fn creations_are_limited_per_user_per_sliding_day() {
 }
 
 #[test]
-fn verification_mails_are_limited_per_address_per_sliding_hour() {
+fn mails_are_held_to_the_daily_budget_and_the_hourly_share_of_an_address() {
+    enum Expected {
+        /// Sent: counted on the address's counter, with this many mails in the profile after.
+        Send(usize),
+        /// Not sent, and not recorded.
+        Suppress,
+        /// 429 with the seconds to wait.
+        TooMany(u64),
+    }
     struct Case {
         name: &'static str,
-        ages_minutes: Vec<i64>,
-        version: u64,
-        /// Some: sent, with this many mails in the log after; None: suppressed.
-        sent: Option<usize>,
+        /// Mails the organisation sent: to whom, how long ago.
+        sent: Vec<(&'static str, Duration)>,
+        /// The organisation's daily mail budget.
+        budget: usize,
+        address_capped: bool,
+        expected: Expected,
     }
+    const TO: &str = "ops@acme.example";
+    const OTHER: &str = "someone@acme.example";
+    let minutes = |m: i64| Duration::minutes(m);
+    let hours = |h: i64| Duration::hours(h);
+    let base = || Case {
+        name: "",
+        sent: vec![],
+        budget: 10,
+        address_capped: false,
+        expected: Expected::Send(1),
+    };
     let cases = [
         Case {
             name: "a first mail",
-            ages_minutes: vec![],
-            version: 0,
-            sent: Some(1),
+            ..base()
         },
         Case {
-            name: "one below the limit",
-            ages_minutes: vec![5, 10, 20, 50],
-            version: 3,
-            sent: Some(5),
+            name: "one below the daily budget",
+            sent: (1..=9).map(|h| (OTHER, hours(h))).collect(),
+            expected: Expected::Send(10),
+            ..base()
         },
         Case {
-            name: "exactly at the limit",
-            ages_minutes: vec![5, 10, 20, 30, 59],
-            version: 3,
-            sent: None,
+            name: "the daily budget spent: wait until the oldest is a day old",
+            sent: (1..=10).map(|h| (OTHER, hours(h))).collect(),
+            expected: Expected::TooMany(14 * 3600),
+            ..base()
         },
         Case {
-            name: "the oldest exactly an hour ago no longer counts",
-            ages_minutes: vec![5, 10, 20, 30, 60],
-            version: 9,
-            sent: Some(5),
+            name: "the oldest exactly 24 hours ago no longer counts, and is forgotten",
+            sent: std::iter::once((OTHER, hours(24)))
+                .chain((1..=9).map(|h| (OTHER, hours(h))))
+                .collect(),
+            expected: Expected::Send(10),
+            ..base()
+        },
+        Case {
+            name: "the budget comes before the address's share",
+            sent: (1..=5).map(|m| (TO, minutes(m))).collect(),
+            budget: 5,
+            expected: Expected::TooMany(24 * 3600 - 5 * 60),
+            ..base()
+        },
+        Case {
+            name: "four mails to the address in the hour",
+            sent: vec![
+                (TO, minutes(5)),
+                (TO, minutes(10)),
+                (TO, minutes(20)),
+                (TO, minutes(50)),
+            ],
+            expected: Expected::Send(5),
+            ..base()
+        },
+        Case {
+            name: "five mails to the address in the hour",
+            sent: vec![
+                (TO, minutes(5)),
+                (TO, minutes(10)),
+                (TO, minutes(20)),
+                (TO, minutes(30)),
+                (TO, minutes(59)),
+            ],
+            expected: Expected::Suppress,
+            ..base()
+        },
+        Case {
+            name: "the oldest to the address exactly an hour ago no longer counts",
+            sent: vec![
+                (TO, minutes(5)),
+                (TO, minutes(10)),
+                (TO, minutes(20)),
+                (TO, minutes(30)),
+                (TO, minutes(60)),
+            ],
+            expected: Expected::Send(6),
+            ..base()
+        },
+        Case {
+            name: "mails to other addresses are not the address's share",
+            sent: (1..=5).map(|m| (OTHER, minutes(m))).collect(),
+            expected: Expected::Send(6),
+            ..base()
+        },
+        Case {
+            name: "the address had its share from all organisations",
+            address_capped: true,
+            expected: Expected::Suppress,
+            ..base()
+        },
+        Case {
+            name: "a full counter does not lift the daily budget",
+            sent: (1..=10).map(|h| (OTHER, hours(h))).collect(),
+            address_capped: true,
+            expected: Expected::TooMany(14 * 3600),
+            ..base()
         },
     ];
-    let slug = Slug::parse("acme").unwrap();
     for case in cases {
-        let log = MailLog {
-            address_hash: "hash".into(),
-            sent_at: case
-                .ages_minutes
-                .iter()
-                .map(|m| now() - Duration::minutes(*m))
-                .collect(),
-            version: case.version,
-            expires_at: 0,
-        };
-        let decision = count_mail(&log, &slug, now());
-        assert_eq!(decision.outcome, case.sent.is_some(), "{}: sent", case.name);
-        let Some(kept) = case.sent else {
-            assert!(
-                decision.change.is_none(),
-                "{}: a suppressed mail is not counted",
-                case.name
-            );
-            continue;
-        };
-        let change = decision.change.expect("a sent mail is counted");
-        assert_eq!(
-            change.profile,
-            Profile::Untouched,
-            "{}: the organisation is not touched",
-            case.name
-        );
-        assert!(
-            change.activity.is_none() && change.ledger.is_none(),
-            "{}",
-            case.name
-        );
-        let read = (case.version > 0).then_some(case.version);
-        assert_eq!(
-            shapes(&change),
-            [format!("put MailLog if Version({read:?}) else retry")],
-            "{}",
-            case.name
-        );
-        let [Record::MailLog(next)] = puts(&change)[..] else {
-            panic!("{}", case.name)
-        };
-        assert_eq!(
-            (next.version, next.sent_at.len()),
-            (case.version + 1, kept),
-            "{}",
-            case.name
-        );
-        assert_eq!(next.address_hash, "hash", "{}", case.name);
-        assert_eq!(
-            next.expires_at,
-            (now() + Duration::hours(2)).timestamp(),
-            "{}: kept past the window",
-            case.name
-        );
+        let name = case.name;
+        let mut organisation = organisation();
+        organisation.mails_sent = mails_sent(&case.sent);
+        let before = organisation.mails_sent.clone();
+        let limits = limits(case.budget, 10, case.address_capped);
+        let result = count_mail(&mut organisation, &email(TO), limits, now());
+        match (case.expected, result) {
+            (Expected::Send(kept), Ok(MailCount::Send(write))) => {
+                assert_eq!(
+                    write,
+                    Write::count_mail(counter(TO)),
+                    "{name}: the address's counter of this hour"
+                );
+                assert_eq!(
+                    write.if_not,
+                    IfNot::Refuse(Refusal::AddressMailCap),
+                    "{name}: a full counter refuses the mail"
+                );
+                assert_eq!(
+                    counter(TO).hour,
+                    now().timestamp() / 3600,
+                    "{name}: the clock hour"
+                );
+                let sent = &organisation.mails_sent.0;
+                assert_eq!(sent.len(), kept, "{name}: mails in the profile after");
+                assert_eq!(
+                    sent.last(),
+                    Some(&SentMail {
+                        to: address_hash(&email(TO)),
+                        at: now()
+                    }),
+                    "{name}: this mail recorded"
+                );
+                assert!(
+                    sent.iter().all(|m| m.at > now() - hours(24)),
+                    "{name}: older mails forgotten"
+                );
+            }
+            (Expected::Suppress, Ok(MailCount::Suppress)) => {
+                assert_eq!(
+                    organisation.mails_sent, before,
+                    "{name}: a suppressed mail is not recorded"
+                );
+            }
+            (
+                Expected::TooMany(wait),
+                Err(Rejection::TooMany {
+                    message,
+                    retry_after_seconds,
+                }),
+            ) => {
+                assert_eq!(retry_after_seconds, wait, "{name}: Retry-After");
+                assert!(
+                    message.contains(&format!(
+                        "sent {} verification and invitation mails",
+                        case.budget
+                    )),
+                    "{name}: {message}"
+                );
+                assert_eq!(organisation.mails_sent, before, "{name}: nothing recorded");
+            }
+            (_, other) => panic!("{name}: unexpected {other:?}"),
+        }
     }
 }
 
@@ -386,6 +479,7 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
     const BY_EMAIL: &str = "put MemberByEmail if Absent else refuse MemberEmailTaken";
     const CODE: &str = "put EmailCode if Absent else retry";
     const FIRST_LOG: &str = "put CreationLog if Version(None) else retry";
+    const COUNT: &str = "count AddressMail if Anything else refuse AddressMailCap";
     const REGISTRATION: &str = "put Registration if Absent else refuse AlreadyRegistered";
     struct Case {
         name: &'static str,
@@ -394,6 +488,8 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
         vies: Option<ViesAnswer>,
         registration: bool,
         email_verified: bool,
+        /// The contact address had its hourly share from all organisations.
+        address_capped: bool,
         writes: Vec<&'static str>,
         vat_status: Option<VatStatus>,
         restricted: bool,
@@ -407,7 +503,10 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             vies: None,
             registration: false,
             email_verified: true,
-            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG],
+            address_capped: false,
+            writes: vec![
+                IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG, COUNT,
+            ],
             vat_status: None,
             restricted: false,
             message_has: "alice@example.com created organisation Acme (acme)",
@@ -419,6 +518,7 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             vies: None,
             registration: true,
             email_verified: true,
+            address_capped: false,
             writes: vec![
                 IDENTITY,
                 MEMBER,
@@ -426,6 +526,7 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
                 BY_EMAIL,
                 CODE,
                 FIRST_LOG,
+                COUNT,
                 REGISTRATION,
             ],
             vat_status: None,
@@ -439,7 +540,8 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             vies: None,
             registration: false,
             email_verified: false,
-            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, CODE, FIRST_LOG],
+            address_capped: false,
+            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, CODE, FIRST_LOG, COUNT],
             vat_status: None,
             restricted: false,
             message_has: "created organisation",
@@ -451,7 +553,10 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             vies: None,
             registration: false,
             email_verified: true,
-            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG],
+            address_capped: false,
+            writes: vec![
+                IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG, COUNT,
+            ],
             vat_status: None,
             restricted: true,
             message_has: "created organisation",
@@ -463,7 +568,10 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             vies: None,
             registration: false,
             email_verified: true,
-            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG],
+            address_capped: false,
+            writes: vec![
+                IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG, COUNT,
+            ],
             vat_status: Some(VatStatus::Pending),
             restricted: false,
             message_has: "created organisation",
@@ -478,7 +586,10 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             }),
             registration: false,
             email_verified: true,
-            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG],
+            address_capped: false,
+            writes: vec![
+                IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG, COUNT,
+            ],
             vat_status: Some(VatStatus::Verified),
             restricted: false,
             message_has: "; VIES confirmed the VAT number",
@@ -490,10 +601,26 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             vies: Some(ViesAnswer::Unavailable("timeout".into())),
             registration: false,
             email_verified: true,
-            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG],
+            address_capped: false,
+            writes: vec![
+                IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG, COUNT,
+            ],
             vat_status: Some(VatStatus::Unavailable),
             restricted: false,
             message_has: "VIES could not be asked",
+        },
+        Case {
+            name: "the contact address had its share: the code is issued, its mail suppressed",
+            kind: Business,
+            vat: None,
+            vies: None,
+            registration: false,
+            email_verified: true,
+            address_capped: true,
+            writes: vec![IDENTITY, MEMBER, BY_SUBJECT, BY_EMAIL, CODE, FIRST_LOG],
+            vat_status: None,
+            restricted: false,
+            message_has: "created organisation",
         },
     ];
     let ids = NewIdentities {
@@ -508,6 +635,7 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             vies: case.vies.as_ref(),
             registration: case.registration,
             limit: 10,
+            limits: limits(200, 10, case.address_capped),
         };
         let new = new_organisation(case.kind, case.vat);
         let created = create_organisation(
@@ -545,10 +673,47 @@ fn create_makes_the_caller_its_first_admin_in_one_change() {
             "{}: VAT status",
             case.name
         );
+        let codes: Vec<_> = puts(change)
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::EmailCode(code) => Some(code),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(codes.len(), 1, "{}: one code", case.name);
         assert_eq!(
             profile.verification.contact_code_hash.as_deref(),
-            Some(created.challenge.record.code_hash.as_str()),
-            "{}: the contact address's code is the one mailed",
+            Some(codes[0].code_hash.as_str()),
+            "{}: the profile names the contact address's code",
+            case.name
+        );
+        let mailed = !case.address_capped;
+        assert_eq!(
+            created.mail.as_ref().map(|mail| &mail.record),
+            mailed.then_some(codes[0]),
+            "{}: the code mailed, unless suppressed",
+            case.name
+        );
+        let expected_counters = if mailed {
+            vec![counter("ops@acme.example")]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            counters(change).into_iter().cloned().collect::<Vec<_>>(),
+            expected_counters,
+            "{}: the address's counter",
+            case.name
+        );
+        let sent = if mailed {
+            vec![("ops@acme.example", Duration::zero())]
+        } else {
+            vec![]
+        };
+        assert_eq!(
+            profile.mails_sent,
+            mails_sent(&sent),
+            "{}: the profile records the mail sent",
             case.name
         );
         let event = change.activity.as_ref().expect("an activity event");
@@ -605,6 +770,8 @@ fn create_is_refused_for_enterprise_and_past_the_daily_limit() {
         kind: OrganisationType,
         log: CreationLog,
         limit: usize,
+        /// The organisation's daily mail budget.
+        mails: usize,
         kind_says: (&'static str, &'static str),
     }
     let day: Vec<Duration> = (1..=3).map(Duration::hours).collect();
@@ -614,6 +781,7 @@ fn create_is_refused_for_enterprise_and_past_the_daily_limit() {
             kind: Enterprise,
             log: creation_log(&[], 0),
             limit: 10,
+            mails: 200,
             kind_says: ("forbidden", "ENTERPRISE"),
         },
         Case {
@@ -621,7 +789,19 @@ fn create_is_refused_for_enterprise_and_past_the_daily_limit() {
             kind: Business,
             log: creation_log(&day, 3),
             limit: 3,
+            mails: 200,
             kind_says: ("too many", "created 3 organisations in the last 24 hours"),
+        },
+        Case {
+            name: "no mail budget: the verification mail cannot be sent",
+            kind: Business,
+            log: creation_log(&[], 0),
+            limit: 10,
+            mails: 0,
+            kind_says: (
+                "too many",
+                "sent 0 verification and invitation mails in the last 24 hours",
+            ),
         },
     ];
     for case in cases {
@@ -634,6 +814,7 @@ fn create_is_refused_for_enterprise_and_past_the_daily_limit() {
             vies: None,
             registration: false,
             limit: case.limit,
+            limits: limits(case.mails, 10, false),
         };
         let result = create_organisation(
             &new_organisation(case.kind, None),
@@ -666,6 +847,8 @@ fn a_customers_patch() {
             message_has: &'static str,
             writes: Vec<&'static str>,
             challenges: Vec<EmailKind>,
+            /// Codes issued whose mail is suppressed.
+            suppressed: usize,
             holds: fn(&Organisation) -> bool,
         },
         Rejected(&'static str, &'static str),
@@ -680,6 +863,11 @@ fn a_customers_patch() {
         patch: OrganisationPatch,
         vies: Option<ViesAnswer>,
         vies_configured: bool,
+        /// Mails the organisation sent: to whom, how long ago.
+        sent: Vec<(&'static str, Duration)>,
+        /// How long ago the organisation changed its VAT number.
+        vat_changes: Vec<Duration>,
+        limits: Limits,
         expected: Expected,
     }
     let base = || Case {
@@ -691,9 +879,19 @@ fn a_customers_patch() {
         patch: org_patch(),
         vies: None,
         vies_configured: true,
+        sent: vec![],
+        vat_changes: vec![],
+        limits: Limits::default(),
         expected: Expected::Nothing,
     };
     let code = "put EmailCode if Absent else retry";
+    let count = "count AddressMail if Anything else refuse AddressMailCap";
+    let five_this_hour = |to: &'static str| {
+        (1..=5)
+            .map(move |m| (to, Duration::minutes(m * 10)))
+            .collect()
+    };
+    let hours = |ages: &[i64]| ages.iter().map(|h| Duration::hours(*h)).collect();
     let vat = || VatNumber::parse("NL004495445B01").unwrap();
     let cases = [
         Case {
@@ -726,6 +924,7 @@ fn a_customers_patch() {
                 message_has: "alice@example.com changed organisationName",
                 writes: vec![],
                 challenges: vec![],
+                suppressed: 0,
                 holds: |o| o.name.as_str() == "Acme Two",
             },
             ..base()
@@ -738,8 +937,9 @@ fn a_customers_patch() {
             },
             expected: Expected::Written {
                 message_has: "changed contactEmail",
-                writes: vec![code],
+                writes: vec![code, count],
                 challenges: vec![EmailKind::Contact],
+                suppressed: 0,
                 holds: |o| {
                     o.contact_email.as_str() == "new@acme.example"
                         && o.verification.contact_email_verified_at.is_none()
@@ -755,8 +955,9 @@ fn a_customers_patch() {
             },
             expected: Expected::Written {
                 message_has: "changed billingEmail",
-                writes: vec![code],
+                writes: vec![code, count],
                 challenges: vec![EmailKind::Billing],
+                suppressed: 0,
                 holds: |o| o.billing_email.is_some(),
             },
             ..base()
@@ -772,6 +973,7 @@ fn a_customers_patch() {
                 message_has: "changed billingEmail",
                 writes: vec![],
                 challenges: vec![],
+                suppressed: 0,
                 holds: |o| o.billing_email.is_none(),
             },
             ..base()
@@ -785,8 +987,9 @@ fn a_customers_patch() {
             },
             expected: Expected::Written {
                 message_has: "changed contactEmail, billingEmail",
-                writes: vec![code, code],
+                writes: vec![code, code, count, count],
                 challenges: vec![EmailKind::Contact, EmailKind::Billing],
+                suppressed: 0,
                 holds: |_| true,
             },
             ..base()
@@ -813,6 +1016,7 @@ fn a_customers_patch() {
                 message_has: "changed organisationType",
                 writes: vec![],
                 challenges: vec![],
+                suppressed: 0,
                 holds: |o| {
                     o.organisation_type == Business && !o.restricted_to_available_cloud_providers
                 },
@@ -852,6 +1056,7 @@ fn a_customers_patch() {
                 message_has: "changed vatNumber; VIES confirmed the VAT number",
                 writes: vec![],
                 challenges: vec![],
+                suppressed: 0,
                 holds: |o| {
                     o.vat_code_validated
                         && o.verification.vat_status == Some(VatStatus::Verified)
@@ -871,6 +1076,7 @@ fn a_customers_patch() {
                 message_has: "VIES says the VAT number is not valid",
                 writes: vec![],
                 challenges: vec![],
+                suppressed: 0,
                 holds: |o| {
                     !o.vat_code_validated
                         && o.verification.vat_status == Some(VatStatus::Unverified)
@@ -889,6 +1095,7 @@ fn a_customers_patch() {
                 message_has: "changed vatNumber",
                 writes: vec![],
                 challenges: vec![],
+                suppressed: 0,
                 holds: |o| {
                     o.verification.vat_status == Some(VatStatus::Pending)
                         && o.vat_next_check_at.is_some()
@@ -916,12 +1123,176 @@ fn a_customers_patch() {
                 message_has: "changed vatNumber",
                 writes: vec![],
                 challenges: vec![],
+                suppressed: 0,
                 holds: |o| {
                     o.vat_code.is_none()
                         && o.verification.vat_status.is_none()
                         && o.vat_next_check_at.is_none()
                 },
             },
+            ..base()
+        },
+        Case {
+            name:
+                "an address this organisation mailed five times this hour: the mail is suppressed",
+            patch: OrganisationPatch {
+                contact_email: Some(email("new@acme.example")),
+                ..org_patch()
+            },
+            sent: five_this_hour("new@acme.example"),
+            expected: Expected::Written {
+                message_has: "changed contactEmail",
+                writes: vec![code],
+                challenges: vec![],
+                suppressed: 1,
+                holds: |o| o.verification.contact_code_hash.is_some(),
+            },
+            ..base()
+        },
+        Case {
+            name: "an address that had its share from all organisations: the mail is suppressed",
+            patch: OrganisationPatch {
+                contact_email: Some(email("new@acme.example")),
+                ..org_patch()
+            },
+            limits: limits(200, 10, true),
+            expected: Expected::Written {
+                message_has: "changed contactEmail",
+                writes: vec![code],
+                challenges: vec![],
+                suppressed: 1,
+                holds: |o| o.mails_sent.0.is_empty(),
+            },
+            ..base()
+        },
+        Case {
+            name: "both addresses, the billing one mailed five times this hour",
+            patch: OrganisationPatch {
+                contact_email: Some(email("new@acme.example")),
+                billing_email: Some(Some(email("b@acme.example"))),
+                ..org_patch()
+            },
+            sent: five_this_hour("b@acme.example"),
+            expected: Expected::Written {
+                message_has: "changed contactEmail, billingEmail",
+                writes: vec![code, code, count],
+                challenges: vec![EmailKind::Contact],
+                suppressed: 1,
+                holds: |_| true,
+            },
+            ..base()
+        },
+        Case {
+            name: "one mail below the daily budget",
+            patch: OrganisationPatch {
+                contact_email: Some(email("new@acme.example")),
+                ..org_patch()
+            },
+            sent: vec![
+                ("x@acme.example", Duration::hours(1)),
+                ("y@acme.example", Duration::hours(2)),
+            ],
+            limits: limits(3, 10, false),
+            expected: Expected::Written {
+                message_has: "changed contactEmail",
+                writes: vec![code, count],
+                challenges: vec![EmailKind::Contact],
+                suppressed: 0,
+                holds: |o| o.mails_sent.0.len() == 3,
+            },
+            ..base()
+        },
+        Case {
+            name: "the daily mail budget spent",
+            patch: OrganisationPatch {
+                contact_email: Some(email("new@acme.example")),
+                ..org_patch()
+            },
+            sent: vec![
+                ("x@acme.example", Duration::hours(1)),
+                ("y@acme.example", Duration::hours(2)),
+                ("z@acme.example", Duration::hours(3)),
+            ],
+            limits: limits(3, 10, false),
+            expected: Expected::Rejected(
+                "too many",
+                "sent 3 verification and invitation mails in the last 24 hours",
+            ),
+            ..base()
+        },
+        Case {
+            name: "the daily mail budget spent refuses a suppressed mail too",
+            patch: OrganisationPatch {
+                contact_email: Some(email("new@acme.example")),
+                ..org_patch()
+            },
+            sent: vec![("x@acme.example", Duration::hours(1))],
+            limits: limits(1, 10, true),
+            expected: Expected::Rejected("too many", "sent 1 verification and invitation mails"),
+            ..base()
+        },
+        Case {
+            name: "a new VAT number with the VAT change budget spent: 429 before VIES is asked",
+            patch: OrganisationPatch {
+                vat_number: Some(Some(vat())),
+                ..org_patch()
+            },
+            vat_changes: hours(&[1, 2]),
+            limits: limits(200, 2, false),
+            expected: Expected::Rejected("too many", "was changed 2 times in the last 24 hours"),
+            ..base()
+        },
+        Case {
+            name: "a VAT change exactly a day ago no longer counts: VIES is asked",
+            patch: OrganisationPatch {
+                vat_number: Some(Some(vat())),
+                ..org_patch()
+            },
+            vat_changes: hours(&[24, 1]),
+            limits: limits(200, 2, false),
+            expected: Expected::AskVies,
+            ..base()
+        },
+        Case {
+            name: "one VAT change below the budget is recorded",
+            patch: OrganisationPatch {
+                vat_number: Some(Some(vat())),
+                ..org_patch()
+            },
+            vies: Some(ViesAnswer::Invalid),
+            vat_changes: hours(&[25, 1]),
+            limits: limits(200, 2, false),
+            expected: Expected::Written {
+                message_has: "changed vatNumber",
+                writes: vec![],
+                challenges: vec![],
+                suppressed: 0,
+                holds: |o| o.vat_changes == [now() - Duration::hours(1), now()],
+            },
+            ..base()
+        },
+        Case {
+            name: "clearing the VAT number counts against the budget",
+            vat: Some("NL004495445B01"),
+            patch: OrganisationPatch {
+                vat_number: Some(None),
+                ..org_patch()
+            },
+            vat_changes: hours(&[1, 2]),
+            limits: limits(200, 2, false),
+            expected: Expected::Rejected("too many", "changed 2 times"),
+            ..base()
+        },
+        Case {
+            name: "without VIES the VAT change budget still holds",
+            patch: OrganisationPatch {
+                vat_number: Some(Some(vat())),
+                ..org_patch()
+            },
+            vies_configured: false,
+            vat_changes: hours(&[1, 2]),
+            limits: limits(200, 2, false),
+            expected: Expected::Rejected("too many", "changed 2 times"),
             ..base()
         },
     ];
@@ -931,6 +1302,8 @@ fn a_customers_patch() {
         before.follow_type();
         before.revision = 4;
         before.billing_email = case.billing.map(email);
+        before.mails_sent = mails_sent(&case.sent);
+        before.vat_changes = case.vat_changes.iter().map(|age| now() - *age).collect();
         if let Some(number) = case.vat {
             before.set_vat_number(Some(&VatNumber::parse(number).unwrap()), now());
         }
@@ -943,7 +1316,7 @@ fn a_customers_patch() {
             (Some(answer), true) => ViesLookup::Answered(answer),
             (None, true) => ViesLookup::NotAsked,
         };
-        let result = update_organisation(&access, &case.patch, vies, now());
+        let result = update_organisation(&access, &case.patch, vies, case.limits, now());
         let name = case.name;
         match (case.expected, result) {
             (Expected::Nothing, Ok(decision)) => {
@@ -961,6 +1334,7 @@ fn a_customers_patch() {
                     message_has,
                     writes,
                     challenges,
+                    suppressed,
                     holds,
                 },
                 Ok(decision),
@@ -1008,6 +1382,55 @@ fn a_customers_patch() {
                         "{name}: the code is stored"
                     );
                 }
+                assert_eq!(
+                    decision.outcome.suppressed, suppressed,
+                    "{name}: suppressed mails"
+                );
+                let issued: Vec<_> = puts(&change)
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        Record::EmailCode(code) => Some(code),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(
+                    issued.len(),
+                    challenges.len() + suppressed,
+                    "{name}: a code for every changed address, mailed or not"
+                );
+                for code in issued {
+                    assert_eq!(
+                        after.verification.code_hash(code.kind),
+                        Some(code.code_hash.as_str()),
+                        "{name}: the profile names every code issued"
+                    );
+                }
+                let mailed: Vec<AddressMailCounter> = decision
+                    .outcome
+                    .challenges
+                    .iter()
+                    .map(|c| AddressMailCounter::new(&address_hash(&c.record.email), now()))
+                    .collect();
+                assert_eq!(
+                    counters(&change).into_iter().cloned().collect::<Vec<_>>(),
+                    mailed,
+                    "{name}: each mail counted on its address's counter"
+                );
+                let recorded: Vec<&str> = after
+                    .mails_sent
+                    .0
+                    .iter()
+                    .filter(|m| m.at == now())
+                    .map(|m| m.to.as_str())
+                    .collect();
+                assert_eq!(
+                    recorded,
+                    mailed
+                        .iter()
+                        .map(|c| c.address_hash.as_str())
+                        .collect::<Vec<_>>(),
+                    "{name}: the profile records each mail sent"
+                );
                 assert!(change.ledger.is_none(), "{name}");
             }
             (_, other) => panic!("{name}: unexpected {other:?}"),

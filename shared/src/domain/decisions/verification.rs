@@ -7,13 +7,15 @@ use crate::domain::activity::{
     ActivityEvent, ActivityType, Actor, ActorType, DetailType, Outbound,
 };
 use crate::domain::authorisation::Access;
+use crate::domain::budgets::{
+    AddressMailCounter, MAILS_PER_ADDRESS_PER_HOUR, MAILS_PER_ADDRESS_PER_ORGANISATION_PER_HOUR,
+};
 use crate::domain::change::{Change, Decision, Expect, Record, RecordKey, Refusal, Write};
 use crate::domain::input::{Field, RequestBody};
 use crate::domain::organisation::Organisation;
-use crate::domain::records::take_slot;
 use crate::domain::vat::VatNumber;
+use crate::domain::verification::{address_hash, EmailCode};
 use crate::domain::verification::{normalise_entity_text, EmailChallenge, EmailKind, ViesAnswer};
-use crate::domain::verification::{EmailCode, MailLog};
 use crate::domain::{Email, FieldError, Rejection};
 use serde::Deserialize;
 
@@ -192,19 +194,20 @@ pub fn record_vies_answer(
     ))
 }
 
-// Resending an address's verification mail.
 // Resending an address's verification mail (`POST .../validation-status/email/resend`): a
-// new code replaces the current one, counted towards the address's verification mails.
+// new code replaces the current one.
 //
-// The decision rests on two reads: the organisation (with the caller's access) and the mail
-// log of the address. It refuses when the address is verified already (400), when a
-// verification mail went to it less than [`RESEND_INTERVAL`] ago, or when it had
-// [`MAILS_PER_ADDRESS_PER_HOUR`] in the last hour (429 with the seconds to wait). Otherwise one
-// change: the profile records the new code's hash (at the same revision: nothing a client
-// sees changes, so no activity event), the old code's record goes, the new one is inserted,
-// and the mail is counted in the log under its read version — a concurrent resend or mail to
-// the address makes the loser read and decide again, so the rules hold under races and the
-// mail is counted exactly once. The code is mailed after the commit.
+// The decision rests on one read: the organisation (with the caller's access), whose profile
+// records the mails it sent (domain::budgets). It refuses when the address is verified already
+// (400), when this organisation mailed it less than [`RESEND_INTERVAL`] ago or
+// `MAILS_PER_ADDRESS_PER_ORGANISATION_PER_HOUR` times in the last hour, when the organisation
+// spent its daily budget, or when the address had its hourly share from all organisations (the
+// counter refused the first attempt): 429 with the seconds to wait. Otherwise one change: the
+// profile records the new code's hash and the mail (at the same revision: nothing a client sees
+// changes, so no activity event), the old code's record goes, the new one is inserted, and the
+// address's counter is `ADD`ed to. A concurrent resend makes the loser read and decide again,
+// so the rules hold under races and the mail is counted exactly once. The code is mailed after
+// the commit.
 
 /// At most one resend per address in this interval (counting any verification mail to it).
 pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
@@ -272,12 +275,14 @@ pub fn unverified_address(access: &Access, kind: EmailKind) -> Result<&super::Em
 pub fn resend(
     access: &Access,
     kind: EmailKind,
-    log: &MailLog,
+    limits: Limits,
     now: DateTime<Utc>,
 ) -> Result<Decision<EmailChallenge>, Rejection> {
     let email = unverified_address(access, kind)?;
-    if let Some(last) = log.sent_at.iter().max() {
-        let wait = *last + RESEND_INTERVAL - now;
+    let organisation = &access.organisation;
+    let to = address_hash(email);
+    let (_, last) = organisation.mails_sent.to_address(&to, now);
+    if let Some(wait) = last.map(|last| last + RESEND_INTERVAL - now) {
         if wait > Duration::zero() {
             return Err(too_many(
                 "A verification mail went to this address less than 60 seconds ago.",
@@ -285,29 +290,31 @@ pub fn resend(
             ));
         }
     }
-    if let Err(seconds) = take_slot(
-        &log.sent_at,
-        now,
-        Duration::hours(1),
-        MAILS_PER_ADDRESS_PER_HOUR,
-    ) {
+    if let Some(frees_at) = organisation.mails_sent.address_frees_at(&to, now) {
+        return Err(too_many(
+            &format!(
+                "This organisation sent {MAILS_PER_ADDRESS_PER_ORGANISATION_PER_HOUR} mails to \
+                 this address in the last hour."
+            ),
+            frees_at - now,
+        ));
+    }
+    if limits.address_capped {
         return Err(Rejection::TooMany {
             message: format!(
-                "This address had {MAILS_PER_ADDRESS_PER_HOUR} verification mails in the last \
-                 hour; try again later."
+                "This address had {MAILS_PER_ADDRESS_PER_HOUR} mails this hour; try again later."
             ),
-            retry_after_seconds: seconds,
+            retry_after_seconds: AddressMailCounter::retry_after(now),
         });
     }
-    let organisation = &access.organisation;
-    // The log's write, as every verification mail is counted (the slot was checked above).
-    let counted = count_mail(log, &organisation.slug, now)
-        .change
-        .map(|change| change.writes)
-        .unwrap_or_default();
     let challenge = EmailChallenge::new(&organisation.slug, kind, email, now);
     let mut next = organisation.clone();
     next.verification.issued(&challenge);
+    // Not suppressed (checked above): the mail is counted, or the budget refuses it.
+    let counted = match count_mail(&mut next, email, limits, now)? {
+        MailCount::Send(write) => Some(write),
+        MailCount::Suppress => None,
+    };
     let replaced = organisation
         .verification
         .code_hash(kind)
@@ -333,15 +340,19 @@ pub(crate) fn too_many(message: &str, wait: Duration) -> Rejection {
 mod resend_tests {
     use super::*;
     use crate::domain::authorisation::Access;
-    use crate::domain::change::{Operation, Profile};
+    use crate::domain::budgets::SentMail;
+    use crate::domain::change::{IfNot, Operation, Profile};
 
-    fn log(sent_at: Vec<DateTime<Utc>>) -> MailLog {
-        MailLog {
-            address_hash: "h".into(),
-            version: u64::from(!sent_at.is_empty()),
-            sent_at,
-            expires_at: 0,
-        }
+    /// The organisation mailed its contact address that long ago.
+    fn sent(access: &mut Access, ages: &[Duration], now: DateTime<Utc>) {
+        let to = address_hash(&access.organisation.contact_email);
+        access.organisation.mails_sent.0 = ages
+            .iter()
+            .map(|age| SentMail {
+                to: to.clone(),
+                at: now - *age,
+            })
+            .collect();
     }
 
     fn access() -> Access {
@@ -370,7 +381,6 @@ mod resend_tests {
             ledger: Default::default(),
             quota_overrides: Default::default(),
             target_member: None,
-            mail_log: Default::default(),
         }
     }
 
@@ -378,7 +388,7 @@ mod resend_tests {
     fn a_resend_replaces_the_code_and_counts_the_mail() {
         let access = access();
         let now = Utc::now();
-        let decision = resend(&access, EmailKind::Contact, &log(vec![]), now).unwrap();
+        let decision = resend(&access, EmailKind::Contact, Limits::default(), now).unwrap();
         let change = decision.change.unwrap();
         let Profile::Update(update) = &change.profile else {
             panic!("an update");
@@ -399,33 +409,60 @@ mod resend_tests {
             &w.operation,
             Operation::Remove(RecordKey::EmailCode(h)) if Some(h) == old.as_ref()
         )));
-        assert!(change.writes.iter().any(
-            |w| matches!(&w.operation, Operation::Put(r) if matches!(**r, Record::MailLog(_)))
-        ));
+        let to = address_hash(&access.organisation.contact_email);
+        let counter = AddressMailCounter::new(&to, now);
+        assert!(change
+            .writes
+            .iter()
+            .any(|w| w.operation == Operation::CountMail(counter.clone())
+                && w.if_not == IfNot::Refuse(Refusal::AddressMailCap)));
+        assert_eq!(
+            update.organisation().mails_sent.0,
+            [SentMail { to, at: now }],
+            "the profile records the mail"
+        );
     }
 
     #[test]
-    fn a_resend_waits_a_minute_and_respects_the_hourly_cap() {
-        let access = access();
+    fn a_resend_waits_a_minute_and_respects_the_hourly_caps() {
         let now = Utc::now();
-        let recent = log(vec![now - Duration::seconds(20)]);
-        match resend(&access, EmailKind::Contact, &recent, now) {
+        let mut recent = access();
+        sent(&mut recent, &[Duration::seconds(20)], now);
+        match resend(&recent, EmailKind::Contact, Limits::default(), now) {
             Err(Rejection::TooMany {
                 retry_after_seconds,
                 ..
             }) => assert_eq!(retry_after_seconds, 40),
             other => panic!("{other:?}"),
         }
-        let full = log((1..=5).map(|m| now - Duration::minutes(m * 5)).collect());
-        match resend(&access, EmailKind::Contact, &full, now) {
+        let mut full = access();
+        let ages: Vec<Duration> = (1..=5).map(|m| Duration::minutes(m * 5)).collect();
+        sent(&mut full, &ages, now);
+        match resend(&full, EmailKind::Contact, Limits::default(), now) {
             Err(Rejection::TooMany {
                 retry_after_seconds,
                 ..
             }) => assert_eq!(retry_after_seconds, 35 * 60),
             other => panic!("{other:?}"),
         }
-        let older = log(vec![now - Duration::seconds(61)]);
-        assert!(resend(&access, EmailKind::Contact, &older, now).is_ok());
+        let capped = Limits {
+            address_capped: true,
+            ..Limits::default()
+        };
+        match resend(&access(), EmailKind::Contact, capped, now) {
+            Err(Rejection::TooMany {
+                retry_after_seconds,
+                ..
+            }) => assert_eq!(
+                retry_after_seconds,
+                AddressMailCounter::retry_after(now),
+                "until the next clock hour"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let mut older = access();
+        sent(&mut older, &[Duration::seconds(61)], now);
+        assert!(resend(&older, EmailKind::Contact, Limits::default(), now).is_ok());
     }
 
     #[test]
@@ -433,12 +470,12 @@ mod resend_tests {
         let mut access = access();
         let now = Utc::now();
         assert!(matches!(
-            resend(&access, EmailKind::Billing, &log(vec![]), now),
+            resend(&access, EmailKind::Billing, Limits::default(), now),
             Err(Rejection::Invalid { .. })
         ));
         access.organisation.verification.contact_email_verified_at = Some(now);
         assert!(matches!(
-            resend(&access, EmailKind::Contact, &log(vec![]), now),
+            resend(&access, EmailKind::Contact, Limits::default(), now),
             Err(Rejection::Invalid { .. })
         ));
     }

@@ -2,9 +2,11 @@
 //! VIES answers of the scheduled re-validation, and the resend of a verification mail.
 
 use super::*;
-use crate::domain::change::{IfNot, Profile};
+use crate::domain::budgets::SentMail;
+use crate::domain::change::Profile;
 use crate::domain::decisions::fixtures::{
-    access, access_to, assert_rejected, email, now, puts, shapes, updated,
+    access, access_to, assert_rejected, counter, counters, email, limits, mails_sent, now, puts,
+    shapes, updated,
 };
 use crate::domain::organisation::tests_support::organisation;
 use crate::domain::verification::VatStatus;
@@ -496,86 +498,118 @@ fn a_resend_replaces_the_code_under_the_mail_limits() {
     struct Case {
         name: &'static str,
         old_code: bool,
-        /// Seconds since each earlier mail to the address.
+        /// Seconds since each earlier mail of the organisation to the contact address.
         sent_ago: Vec<i64>,
+        /// Seconds since each earlier mail of the organisation to its other addresses.
+        others_ago: Vec<i64>,
+        limits: Limits,
         /// Ok: the writes; Err: the seconds to wait.
         expected: Result<Vec<&'static str>, u64>,
     }
     const REMOVE_OLD: &str = "remove EmailCode if Anything else retry";
     const NEW: &str = "put EmailCode if Absent else retry";
+    const COUNT: &str = "count AddressMail if Anything else refuse AddressMailCap";
+    const TO: &str = "ops@acme.example";
+    let base = || Case {
+        name: "",
+        old_code: true,
+        sent_ago: vec![],
+        others_ago: vec![],
+        limits: Limits::default(),
+        expected: Ok(vec![REMOVE_OLD, NEW, COUNT]),
+    };
     let cases = [
         Case {
             name: "a first resend",
-            old_code: true,
-            sent_ago: vec![],
-            expected: Ok(vec![
-                REMOVE_OLD,
-                NEW,
-                "put MailLog if Version(None) else retry",
-            ]),
+            ..base()
         },
         Case {
             name: "no code to replace",
             old_code: false,
-            sent_ago: vec![],
-            expected: Ok(vec![NEW, "put MailLog if Version(None) else retry"]),
+            expected: Ok(vec![NEW, COUNT]),
+            ..base()
         },
         Case {
             name: "the last mail exactly a minute ago",
-            old_code: true,
             sent_ago: vec![60],
-            expected: Ok(vec![
-                REMOVE_OLD,
-                NEW,
-                "put MailLog if Version(Some(1)) else retry",
-            ]),
+            ..base()
         },
         Case {
             name: "the last mail 59 seconds ago",
-            old_code: true,
             sent_ago: vec![59],
             expected: Err(1),
+            ..base()
         },
         Case {
             name: "the last mail just now",
-            old_code: true,
             sent_ago: vec![0],
             expected: Err(60),
+            ..base()
+        },
+        Case {
+            name: "a mail to another address just now does not hold it up",
+            others_ago: vec![0],
+            ..base()
         },
         Case {
             name: "four mails in the hour",
-            old_code: true,
             sent_ago: vec![3000, 2000, 1000, 100],
-            expected: Ok(vec![
-                REMOVE_OLD,
-                NEW,
-                "put MailLog if Version(Some(1)) else retry",
-            ]),
+            ..base()
         },
         Case {
             name: "five mails in the hour: the oldest leaves the window in 10 minutes",
-            old_code: true,
             sent_ago: vec![3000, 2500, 2000, 1000, 100],
             expected: Err(600),
+            ..base()
+        },
+        Case {
+            name: "five mails, the oldest exactly an hour ago: four in the hour",
+            sent_ago: vec![3600, 2500, 2000, 1000, 100],
+            ..base()
+        },
+        Case {
+            name: "the address had its share from all organisations: until the next clock hour",
+            limits: limits(200, 10, true),
+            expected: Err(3600),
+            ..base()
+        },
+        Case {
+            name: "one below the daily budget",
+            others_ago: vec![7200, 3600],
+            limits: limits(3, 10, false),
+            ..base()
+        },
+        Case {
+            name: "the daily budget spent: the oldest leaves the day in 21 hours",
+            sent_ago: vec![7200],
+            others_ago: vec![10_800, 3600],
+            limits: limits(3, 10, false),
+            expected: Err(21 * 3600),
+            ..base()
+        },
+        Case {
+            name: "the oldest mail exactly a day ago no longer counts",
+            others_ago: vec![86_400, 3600, 120],
+            limits: limits(3, 10, false),
+            ..base()
         },
     ];
     for case in cases {
+        let name = case.name;
         let mut access = access();
         access.organisation.revision = 3;
         if case.old_code {
             access.organisation.verification.contact_code_hash = Some("old-hash".into());
         }
-        let log = MailLog {
-            address_hash: "address".into(),
-            sent_at: case
-                .sent_ago
-                .iter()
-                .map(|s| now() - Duration::seconds(*s))
-                .collect(),
-            version: u64::from(!case.sent_ago.is_empty()),
-            expires_at: 0,
-        };
-        let result = resend(&access, EmailKind::Contact, &log, now());
+        let ago = |s: &i64| Duration::seconds(*s);
+        let sent: Vec<(&str, Duration)> = case
+            .sent_ago
+            .iter()
+            .map(|s| (TO, ago(s)))
+            .chain(case.others_ago.iter().map(|s| ("x@acme.example", ago(s))))
+            .collect();
+        access.organisation.mails_sent = mails_sent(&sent);
+        let result = resend(&access, EmailKind::Contact, case.limits, now());
         match (case.expected, result) {
             (
                 Err(wait),
@@ -584,7 +618,7 @@ fn a_resend_replaces_the_code_under_the_mail_limits() {
                     ..
                 }),
             ) => {
-                assert_eq!(retry_after_seconds, wait, "{}: Retry-After", case.name);
+                assert_eq!(retry_after_seconds, wait, "{name}: Retry-After");
             }
             (Ok(writes), Ok(decision)) => {
                 let change = decision.change.expect("a change");
@@ -592,39 +626,40 @@ fn a_resend_replaces_the_code_under_the_mail_limits() {
                 assert_eq!(
                     (read, after.revision),
                     (3, 3),
-                    "{}: no client sees a new code: same revision",
-                    case.name
+                    "{name}: no client sees a new code: same revision"
                 );
-                assert!(
-                    change.activity.is_none(),
-                    "{}: no activity event",
-                    case.name
-                );
-                assert_eq!(shapes(&change), writes, "{}: writes", case.name);
+                assert!(change.activity.is_none(), "{name}: no activity event");
+                assert_eq!(shapes(&change), writes, "{name}: writes");
                 assert_eq!(
                     after.verification.contact_code_hash.as_deref(),
                     Some(decision.outcome.record.code_hash.as_str()),
-                    "{}: the profile names the new code",
-                    case.name
+                    "{name}: the profile names the new code"
+                );
+                assert_eq!(decision.outcome.record.email.as_str(), TO, "{name}");
+                assert_eq!(
+                    counters(&change),
+                    [&counter(TO)],
+                    "{name}: the address's counter of this hour"
                 );
                 assert_eq!(
-                    decision.outcome.record.email.as_str(),
-                    "ops@acme.example",
-                    "{}",
-                    case.name
+                    after.mails_sent.0.last(),
+                    Some(&SentMail {
+                        to: address_hash(&email(TO)),
+                        at: now()
+                    }),
+                    "{name}: the profile records the mail"
                 );
                 assert!(
-                    change.writes.iter().all(|w| w.if_not == IfNot::Retry),
-                    "{}",
-                    case.name
+                    after
+                        .mails_sent
+                        .0
+                        .iter()
+                        .all(|m| m.at > now() - Duration::hours(24)),
+                    "{name}: mails older than a day forgotten"
                 );
-                assert!(
-                    matches!(change.profile, Profile::Update(_)),
-                    "{}",
-                    case.name
-                );
+                assert!(matches!(change.profile, Profile::Update(_)), "{name}");
             }
-            (expected, actual) => panic!("{}: expected {expected:?}, got {actual:?}", case.name),
+            (expected, actual) => panic!("{name}: expected {expected:?}, got {actual:?}"),
         }
     }
 }
