@@ -3,6 +3,7 @@
 
 mod activity;
 mod authorisation;
+mod budgets;
 mod contract;
 mod conveniences;
 mod deletion_sweep;

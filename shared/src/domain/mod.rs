@@ -14,6 +14,7 @@ pub mod platform;
 pub mod quotas;
 pub mod records;
 pub mod resend;
+pub mod username;
 pub mod vat;
 pub mod verification;
 
