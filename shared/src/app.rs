@@ -130,10 +130,14 @@ impl App {
             })?;
         }
         if let Ok(group) = std::env::var("OPERATOR_GROUP") {
-            if group.trim().is_empty() {
-                return Err(ConfigError::Invalid("OPERATOR_GROUP", group));
+            // One group name: the claim's values are separated by spaces, commas and brackets.
+            let group = group.trim();
+            if group.is_empty()
+                || group.contains(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']'))
+            {
+                return Err(ConfigError::Invalid("OPERATOR_GROUP", group.to_owned()));
             }
-            app.operator_group = group.trim().to_owned();
+            app.operator_group = group.to_owned();
         }
         if let Ok(accounts) = std::env::var("PLATFORM_EVENT_PRODUCER_ACCOUNTS") {
             app.platform_event_producer_accounts = Some(
