@@ -22,7 +22,16 @@ pub struct App {
     /// Mails and VAT number changes per organisation per 24 hours
     /// (`MAX_MAILS_PER_ORGANISATION_PER_DAY`, `MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY`).
     pub budgets: crate::domain::budgets::Budgets,
+    /// The identity provider's group whose members, with the operator scope, are platform
+    /// operators (`OPERATOR_GROUP`; docs/security.md).
+    pub operator_group: String,
+    /// The accounts whose platform events are applied (`PLATFORM_EVENT_PRODUCER_ACCOUNTS`);
+    /// `None` (not set: local development) admits every account.
+    pub platform_event_producer_accounts: Option<Vec<String>>,
 }
+
+/// The operator group when `OPERATOR_GROUP` is not set (the template's `OperatorGroup`).
+pub const DEFAULT_OPERATOR_GROUP: &str = "organisations-operators";
 
 /// Default VIES REST endpoint of the European Commission.
 pub const VIES_DEFAULT_URL: &str = "https://ec.europa.eu/taxation_customs/vies/rest-api";
@@ -65,6 +74,8 @@ impl App {
             max_organisations_per_user_per_day:
                 crate::domain::decisions::DEFAULT_ORGANISATIONS_PER_USER_PER_DAY,
             budgets: crate::domain::budgets::Budgets::default(),
+            operator_group: DEFAULT_OPERATOR_GROUP.to_owned(),
+            platform_event_producer_accounts: None,
         }
     }
 
@@ -126,6 +137,7 @@ impl App {
         };
         let vies_url =
             std::env::var("VIES_BASE_URL").unwrap_or_else(|_| VIES_DEFAULT_URL.to_owned());
+        refuse_plain_http_vies_in_lambda(&vies_url, |name| std::env::var(name).ok())?;
         let vies = ViesClient::new(&vies_url, timeout)
             .map_err(|e| ConfigError::Invalid("VIES_BASE_URL", e))?;
         let mut app = Self::new(store, local_jwt)
@@ -141,6 +153,22 @@ impl App {
         }
         if let Some(limit) = limit_from_env("MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY")? {
             app.budgets.vat_changes_per_organisation_per_day = limit;
+        }
+        if let Ok(group) = std::env::var("OPERATOR_GROUP") {
+            // One group name: the claim's values are separated by spaces, commas and brackets.
+            let group = group.trim();
+            if group.is_empty()
+                || group.contains(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']'))
+            {
+                return Err(ConfigError::Invalid("OPERATOR_GROUP", group.to_owned()));
+            }
+            app.operator_group = group.to_owned();
+        }
+        if let Ok(accounts) = std::env::var("PLATFORM_EVENT_PRODUCER_ACCOUNTS") {
+            app.platform_event_producer_accounts = Some(
+                crate::producers::parse_accounts(&accounts)
+                    .map_err(|e| ConfigError::Invalid("PLATFORM_EVENT_PRODUCER_ACCOUNTS", e))?,
+            );
         }
         if let Ok(url) = std::env::var("PUBLIC_API_URL") {
             app.public_api_url = url.trim_end_matches('/').to_owned();
@@ -174,6 +202,29 @@ fn refuse_local_verifier_in_lambda(
         return Err(ConfigError::Invalid(
             "LOCAL_JWT_SECRET",
             "it must not be set in the AWS Lambda service (development only)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Inside AWS, VIES is reached over https only: a plain `http://` `VIES_BASE_URL` (a local fake,
+/// or a typo) would send VAT numbers in clear and let anyone on the path answer "valid". Like
+/// `LOCAL_JWT_SECRET`, such a function refuses to start there, with an ERROR line saying why.
+fn refuse_plain_http_vies_in_lambda(
+    vies_url: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let https = vies_url
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    if !https && in_lambda_service(&var) {
+        tracing::error!(
+            "refusing to start: VIES_BASE_URL is not an https:// URL in the AWS Lambda service; \
+             VIES is reached over https only there"
+        );
+        return Err(ConfigError::Invalid(
+            "VIES_BASE_URL",
+            "it must be an https:// URL in the AWS Lambda service".to_owned(),
         ));
     }
     Ok(())
@@ -466,5 +517,21 @@ mod tests {
             ("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE"),
         ];
         assert!(refuse_local_verifier_in_lambda(env(&ecs)).is_ok());
+    }
+
+    #[test]
+    fn vies_over_plain_http_refuses_to_start_in_the_lambda_service() {
+        let lambda = [("LAMBDA_TASK_ROOT", "/var/task")];
+        let refused =
+            refuse_plain_http_vies_in_lambda("http://vies.example/rest-api", env(&lambda))
+                .unwrap_err();
+        assert!(refused
+            .to_string()
+            .starts_with("VIES_BASE_URL is not valid"));
+        assert!(refuse_plain_http_vies_in_lambda("HTTP://vies.example", env(&lambda)).is_err());
+        assert!(refuse_plain_http_vies_in_lambda(VIES_DEFAULT_URL, env(&lambda)).is_ok());
+        // Locally (make dev, the tests' fake VIES) plain http is fine.
+        let watch = [("AWS_LAMBDA_FUNCTION_NAME", "organisations")];
+        assert!(refuse_plain_http_vies_in_lambda("http://127.0.0.1:8089", env(&watch)).is_ok());
     }
 }

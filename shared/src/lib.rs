@@ -9,7 +9,8 @@
 //! - [`mail`], [`vies`]: the outside services; [`app`]: what a function builds at cold start;
 //! - [`aws`]: the AWS SDK's configuration, from the environment;
 //! - [`api`]: endpoint handlers; [`routes`]: the route table of the whole API;
-//! - [`platform_events`], [`vat_revalidation`]: the functions that are not HTTP;
+//! - [`platform_events`], [`vat_revalidation`]: the functions that are not HTTP; [`producers`]: which
+//!   accounts may produce platform events;
 //! - [`publisher`]: the outbound events, published from the table's stream (docs/events.md);
 //! - [`metrics`]: CloudWatch embedded metric format lines (docs/observability.md).
 
@@ -25,6 +26,7 @@ pub mod mail;
 pub mod metrics;
 pub mod paging;
 pub mod platform_events;
+pub mod producers;
 pub mod publisher;
 pub mod routes;
 pub mod storage;
@@ -56,10 +58,20 @@ mod layers {
         ("paging", &["domain", "error"]),
         ("routes", &["domain", "error", "http"]),
         ("auth", &["domain", "error"]),
+        ("producers", &["metrics"]),
         (
             "app",
             &[
-                "domain", "storage", "auth", "mail", "vies", "http", "routes", "metrics", "aws",
+                "domain",
+                "storage",
+                "auth",
+                "mail",
+                "vies",
+                "http",
+                "routes",
+                "metrics",
+                "aws",
+                "producers",
             ],
         ),
         (

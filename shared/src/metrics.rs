@@ -185,6 +185,18 @@ pub fn vies_answer(country_code: &str, outcome: ViesOutcome) {
     .emit();
 }
 
+/// `ViesCallsLimited` by `Reason`: a VIES call that waited for one of the instance's slots
+/// (`queued`), found none within the timeout (`busy`), or was not made because VIES is paused
+/// after consecutive failures (`paused`); and each pause as it begins (`pause-started`).
+pub fn vies_limited(reason: &str) {
+    MetricSet {
+        dimension_sets: &[&["Reason"]],
+        dimensions: &[("Reason", reason)],
+        metrics: &[("ViesCallsLimited", 1)],
+    }
+    .emit();
+}
+
 /// `ConflictRetries`: times one write loop read and decided again after a conflict.
 pub fn conflict_retries(retries: u64) {
     MetricSet {
@@ -209,6 +221,9 @@ pub enum PlatformEventOutcome {
     Refused,
     /// The write failed (reported as failed, delivered again).
     Failed,
+    /// From an account not in `PLATFORM_EVENT_PRODUCER_ACCOUNTS`: refused unread (reported as
+    /// failed, so in the dead-letter queue after the queue's retries).
+    ForeignAccount,
 }
 
 impl PlatformEventOutcome {
@@ -219,6 +234,7 @@ impl PlatformEventOutcome {
             Self::Stale => "stale",
             Self::Refused => "refused",
             Self::Failed => "failed",
+            Self::ForeignAccount => "foreign-account",
         }
     }
 }

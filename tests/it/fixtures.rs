@@ -41,6 +41,8 @@ const REPLAY: &[(&str, u16)] = &[
     // resend of the contact address would have replaced.
     ("resend-verification-email", 202),
     ("verify-email", 200),
+    // A browser's POST of the same link (the confirmation page's button): already verified.
+    ("confirm-email", 200),
     ("get-quotas", 200),
     ("get-compute-information", 200),
     // The caller of these two is olga, a platform operator (her claims carry the scope

@@ -13,6 +13,7 @@ mod event_publisher;
 mod fixtures;
 mod least_privilege;
 mod log_level;
+mod mail_budgets;
 mod members;
 mod metrics;
 mod observability;

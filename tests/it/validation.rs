@@ -272,9 +272,17 @@ async fn vat_numbers_are_normalised_and_checked_offline() {
 #[tokio::test]
 async fn vies_answers_decide_the_vat_status() {
     let vies = FakeVies::start().await;
-    let env = TestEnv::new()
+    let mut env = TestEnv::new()
         .await
         .with_vies(&vies, Duration::from_millis(500));
+    // Seven faults in a row, each of which must reach VIES: no pause after five here
+    // (tests/it/budgets.rs tests the pause).
+    let client = env.app.vies.take().unwrap().with_limits(
+        shared::vies::MAX_CONCURRENT_CALLS,
+        u32::MAX,
+        shared::vies::PAUSE,
+    );
+    env.app.vies = Some(client);
     let admin = TestUser::new("vies");
     let cases = [
         ("NL004495445B01", None, "VERIFIED", true),

@@ -17,6 +17,8 @@ pub struct TestUser {
     pub username: String,
     /// The token's `scope` claim (space-separated), if any.
     pub scope: Option<String>,
+    /// The token's `cognito:groups` claim, if any.
+    pub groups: Option<Vec<String>>,
 }
 
 impl TestUser {
@@ -29,13 +31,16 @@ impl TestUser {
             username: name.to_owned(),
             sub,
             scope: None,
+            groups: None,
         }
     }
 
-    /// A platform operator: the token carries the `organisations/operator` scope.
+    /// A platform operator: the token carries the `organisations/operator` scope and the
+    /// operator group in `cognito:groups`.
     pub fn operator(name: &str) -> Self {
         Self {
             scope: Some(shared::domain::OPERATOR_SCOPE.to_owned()),
+            groups: Some(vec![shared::app::DEFAULT_OPERATOR_GROUP.to_owned()]),
             ..Self::new(name)
         }
     }
@@ -57,6 +62,13 @@ impl TestUser {
         if let Some(scope) = &self.scope {
             claims.insert("scope".to_owned(), scope.clone());
         }
+        // A list claim as the HttpApi authorizer passes it: `[a b]`.
+        if let Some(groups) = &self.groups {
+            claims.insert(
+                "cognito:groups".to_owned(),
+                format!("[{}]", groups.join(" ")),
+            );
+        }
         claims
     }
 
@@ -68,6 +80,7 @@ impl TestUser {
             "email_verified": self.email_verified,
             "preferred_username": self.username,
             "scope": self.scope,
+            "cognito:groups": self.groups,
             "exp": chrono::Utc::now().timestamp() + ttl_seconds,
         });
         jsonwebtoken::encode(

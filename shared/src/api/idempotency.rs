@@ -14,6 +14,7 @@ use crate::domain::change::{Record, Write};
 use crate::domain::records::IdempotencyRecord;
 use crate::domain::{Caller, FieldError};
 use crate::error::ApiError;
+use crate::http::MAX_BODY_BYTES;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
@@ -68,6 +69,12 @@ impl Idempotency {
             Body::Binary(bytes) => bytes,
             _ => &[],
         };
+        // The body limit comes first: a body the handler would refuse is never parsed here.
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "The request body is larger than {MAX_BODY_BYTES} bytes."
+            )));
+        }
         // The same JSON however it is spaced or ordered is the same request.
         let canonical = serde_json::from_slice::<serde_json::Value>(body)
             .map(|v| v.to_string().into_bytes())

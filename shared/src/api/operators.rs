@@ -1,6 +1,8 @@
 //! The operator plane: `GET|PATCH /admin/v1/orgs/{organisationIdentity}`, for platform operators
-//! (the token's `organisations/operator` scope) and nobody else, whatever their memberships.
-//! API Gateway checks the scope on these routes; the function checks it again. docs/plans.md.
+//! (the token's `organisations/operator` scope and `OPERATOR_GROUP` in its `cognito:groups` or
+//! `groups` claim) and nobody else, whatever their memberships. API Gateway's operator
+//! authorizer (its own audience) checks the scope on these routes; the function checks scope
+//! and group again. docs/plans.md, docs/security.md.
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
@@ -11,6 +13,7 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::validation::ValidationStatus;
 use crate::app::App;
+use crate::auth::authenticate_operator;
 use crate::domain::authorisation::operate;
 use crate::domain::ledger::ComputeInformation;
 use crate::domain::operator::{
@@ -75,7 +78,7 @@ pub async fn update(
 
 /// The authenticated caller, if they are a platform operator: 403 before anything is read.
 fn operator(app: &App, request: &Request) -> Result<Caller, ApiError> {
-    let caller = access::caller(app, request)?;
+    let caller = authenticate_operator(request, app.local_jwt.as_ref(), &app.operator_group)?;
     operate(&caller)?;
     Ok(caller)
 }

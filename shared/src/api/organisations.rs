@@ -17,7 +17,7 @@ use crate::domain::decisions::{
     self, Created, Limits, NewIdentities, PatchBlocked, Updated, ViesLookup,
 };
 use crate::domain::organisation::{
-    CreateOrganisationBody, NewOrganisation, OrganisationPatch, OrganisationResponse,
+    CreateOrganisationBody, NewOrganisation, Organisation, OrganisationPatch, OrganisationResponse,
     PatchOrganisationBody,
 };
 use crate::domain::records::CreationLog;
@@ -26,8 +26,8 @@ use crate::domain::verification::ViesAnswer;
 use crate::domain::{Caller, FieldError, Slug};
 use crate::error::ApiError;
 use crate::http::{
-    check_if_match, entity_tag, if_match, no_content, not_modified, not_modified_response, ok_json,
-    read_body, with_entity_tag,
+    check_if_match, if_match, json_response, no_content, not_modified, not_modified_response,
+    ok_json, read_body, with_entity_tag,
 };
 use crate::routes::PathParams;
 use crate::storage::sweep::Budget;
@@ -63,12 +63,16 @@ pub async fn create(
         Begun::Proceed(guard) => guard,
     };
     let new: NewOrganisation = read_body::<CreateOrganisationBody, _>(request)?;
-    // Asked once, before the write: every slug candidate and retry reuses the answer.
+    decisions::customer_may_choose(new.organisation_type)?;
+    // Asked once, before the write: every slug candidate and retry reuses the answer. Only
+    // after the cheap checks: a create that will be refused never calls VIES.
     let vies_answer = match (&new.vat_number, &app.vies) {
-        (Some(vat), Some(vies)) => Some(vies.check(vat).await),
+        (Some(vat), Some(vies)) => {
+            refuse_before_vies(app, &new, &caller, how).await?;
+            Some(vies.check(vat).await)
+        }
         _ => None,
     };
-    decisions::customer_may_choose(new.organisation_type)?;
     let created = insert(app, &new, &caller, vies_answer.as_ref(), how, &guard).await;
     let response = match created {
         Ok(created) => announce(app, &created).await,
@@ -121,6 +125,43 @@ fn answered(
     ))
 }
 
+/// The create's own rules (one registration per user, the plan, the caller's
+/// organisations-per-day limit) decided on what is stored now, without VIES's answer: what a create that is refused
+/// anyway would otherwise spend on VIES (docs/plans.md, "Budgets"). The write decides again.
+async fn refuse_before_vies(
+    app: &App,
+    new: &NewOrganisation,
+    caller: &Caller,
+    how: Creation,
+) -> Result<(), ApiError> {
+    if how == Creation::Registration
+        && app
+            .store
+            .get(crate::storage::keys::Key::registration(&caller.subject))
+            .await?
+            .is_some()
+    {
+        return Err(ApiError::bad_request(ALREADY_REGISTERED));
+    }
+    let log = app.store.creation_log(&caller.subject).await?;
+    let creation = decisions::Creation {
+        ids: NewIdentities {
+            organisation: Uuid::nil(),
+            admin: Uuid::nil(),
+        },
+        vies: None,
+        registration: how == Creation::Registration,
+        limit: app.max_organisations_per_user_per_day,
+        limits: Limits {
+            budgets: app.budgets,
+            address_capped: false,
+        },
+    };
+    let slug = Slug::candidate(&new.name.as_slug_source(), 0);
+    decisions::create_organisation(new, caller, slug, creation, &log, Utc::now())?;
+    Ok(())
+}
+
 /// Writes the new organisation under the first free slug candidate, counted in the caller's
 /// creation log (read again on every attempt).
 async fn insert(
@@ -170,15 +211,38 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let access =
         access::authorise_request(app, request, params, Permission::Read, Reads::default()).await?;
-    let organisation = &access.organisation;
-    let tag = entity_tag(organisation.identity, organisation.revision);
+    let (body, tag) = organisation_body(&access.organisation)?;
     if not_modified(request, &tag) {
         return Ok(not_modified_response(&tag));
     }
-    Ok(with_entity_tag(
-        ok_json(&OrganisationResponse::from(organisation))?,
-        &tag,
-    ))
+    Ok(with_entity_tag(json_response(StatusCode::OK, body), &tag))
+}
+
+/// The organisation's body and its entity tag: the identity, the revision, and a digest of the
+/// body itself, so that the tag changes whenever any field of the body does, also on the writes
+/// that keep the revision (the VAT job's re-validation rewrites `vatCodeValidatedAt`), and a
+/// 304 never serves a stale copy.
+fn organisation_body(organisation: &Organisation) -> Result<(String, String), ApiError> {
+    let body = serde_json::to_string(&OrganisationResponse::from(organisation))
+        .map_err(ApiError::internal)?;
+    let tag = body_tag(organisation, &body);
+    Ok((body, tag))
+}
+
+/// A strong tag `"<identity>.<revision>.<16 hex digits of the body's SHA-256>"`.
+fn body_tag(organisation: &Organisation, body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "\"{}.{}.{short}\"",
+        organisation.identity, organisation.revision
+    )
+}
+
+/// The current tag of `organisation`, for `If-Match`.
+fn organisation_tag(organisation: &Organisation) -> Result<String, ApiError> {
+    organisation_body(organisation).map(|(_, tag)| tag)
 }
 
 /// A PATCH that may first need VIES's answer for a new VAT number.
@@ -222,12 +286,8 @@ pub async fn update(
         mail_challenge(app, &updated.organisation, challenge).await;
     }
     (0..updated.suppressed).for_each(|_| mail_suppressed(&updated.organisation));
-    let organisation = &updated.organisation;
-    let tag = entity_tag(organisation.identity, organisation.revision);
-    Ok(with_entity_tag(
-        ok_json(&OrganisationResponse::from(organisation))?,
-        &tag,
-    ))
+    let (body, tag) = organisation_body(&updated.organisation)?;
+    Ok(with_entity_tag(json_response(StatusCode::OK, body), &tag))
 }
 
 /// Applies `patch` through the write path. VIES is asked at most once per request, and only
@@ -259,8 +319,7 @@ async fn apply_patch(
             Permission::Administer,
             reads,
             |access| {
-                let current =
-                    entity_tag(access.organisation.identity, access.organisation.revision);
+                let current = organisation_tag(&access.organisation).map_err(PatchError::Api)?;
                 check_if_match(precondition, &current).map_err(PatchError::Api)?;
                 decisions::update_organisation(access, patch, lookup, limits, Utc::now())
                     .map_err(PatchError::from)
@@ -315,7 +374,7 @@ pub async fn delete(
         Permission::Administer,
         reads,
         |access| {
-            let current = entity_tag(access.organisation.identity, access.organisation.revision);
+            let current = organisation_tag(&access.organisation)?;
             check_if_match(precondition.as_deref(), &current)?;
             let change = decisions::delete_organisation(access, identity, Utc::now())?;
             Ok::<_, ApiError>(Decision::write(change, ()))

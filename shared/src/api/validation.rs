@@ -1,5 +1,5 @@
 //! Verification endpoints: `GET .../validation-status`, `GET|POST .../validation-status/vat`,
-//! `GET /validations/verify-email/{code}` (no token: the code is the credential), and the mail
+//! `GET|POST /validations/verify-email/{code}` (no token: the code is the credential), and the mail
 //! of the e-mail challenges that create and PATCH issue.
 
 use chrono::{DateTime, Utc};
@@ -181,21 +181,52 @@ enum Verified {
     Already(Email),
 }
 
-/// `GET /validations/verify-email/{code}`: no token; the code is the credential. A browser
-/// (`Accept` prefers `text/html`) gets a small HTML page; other clients JSON.
-pub async fn verify_email(
+/// `GET|POST /validations/verify-email/{code}`: no token; the code is the credential. Mail
+/// scanners open links, so a browser's `GET` (`Accept` prefers `text/html`) verifies nothing: it
+/// answers a page whose button POSTs to the same URL. A `POST` verifies and answers the result
+/// page (browsers) or `{"emailAddress"}` (JSON); a `GET` asking for JSON verifies, as it always
+/// did. No answer may be cached (`Cache-Control: no-store`), errors included.
+pub async fn verify_email(app: &App, request: &Request, params: &PathParams) -> Response<Body> {
+    let result = verify_email_answer(app, request, params).await;
+    let mut response = crate::http::respond(request, result);
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+async fn verify_email_answer(
     app: &App,
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
+    let html = prefers_html(request);
+    if html && request.method() == http::Method::GET {
+        return Ok(match field(parse_code(params.get("code")?)) {
+            Ok(_) => confirmation_page(),
+            Err(error) => verification_page(Err(error)),
+        });
+    }
     let verified = verify(app, params).await;
-    if prefers_html(request) {
+    if html {
         return Ok(verification_page(verified));
     }
     let (Verified::Now(email) | Verified::Already(email)) = verified?;
     ok_json(&VerifiedEmail {
         email_address: email.as_str(),
     })
+}
+
+/// What a browser's `GET` of the link shows: one button, a form that POSTs to the same URL
+/// (no `action`: the document's own), and nothing verified yet.
+fn confirmation_page() -> Response<Body> {
+    html_page(
+        StatusCode::OK,
+        "Verify your e-mail address",
+        "<p>Confirm that this address should receive the organisation's mail.</p>\n\
+         <form method=\"post\"><button type=\"submit\">Verify this address</button></form>",
+    )
 }
 
 async fn verify(app: &App, params: &PathParams) -> Result<Verified, ApiError> {
@@ -269,8 +300,7 @@ fn prefers_html(request: &Request) -> bool {
     html > 0.0 && html > quality(&["application/json", "application/*", "*/*"])
 }
 
-/// The page a browser shows: no scripts, no styles from elsewhere, nothing loaded
-/// (`Content-Security-Policy: default-src 'none'`).
+/// The page a browser shows after a `POST`: no scripts, no styles from elsewhere, nothing loaded.
 fn verification_page(verified: Result<Verified, ApiError>) -> Response<Body> {
     let (status, title, text) = match &verified {
         Ok(Verified::Now(email)) => (
@@ -300,9 +330,15 @@ fn verification_page(verified: Result<Verified, ApiError>) -> Response<Body> {
             },
         ),
     };
+    html_page(status, title, &format!("<p>{text}</p>"))
+}
+
+/// An HTML answer (`Content-Security-Policy: default-src 'none'`: nothing loaded, no script;
+/// `form-action 'self'`: the confirmation's form may post to this API only).
+fn html_page(status: StatusCode, title: &str, body: &str) -> Response<Body> {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-         <body><h1>{title}</h1><p>{text}</p></body></html>\n"
+         <body><h1>{title}</h1>{body}</body></html>\n"
     );
     let mut response = Response::new(Body::Text(html));
     *response.status_mut() = status;
@@ -313,7 +349,7 @@ fn verification_page(verified: Result<Verified, ApiError>) -> Response<Body> {
     );
     headers.insert(
         http::header::CONTENT_SECURITY_POLICY,
-        http::HeaderValue::from_static("default-src 'none'"),
+        http::HeaderValue::from_static("default-src 'none'; form-action 'self'"),
     );
     headers.insert(
         http::header::X_CONTENT_TYPE_OPTIONS,

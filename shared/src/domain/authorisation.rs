@@ -115,14 +115,14 @@ pub fn no_such_organisation(slug: &Slug) -> Rejection {
 }
 
 /// The operator plane (`/admin/v1/orgs/...`) is for platform operators only: the token must
-/// grant the [`OPERATOR_SCOPE`]; else 403, whatever organisations the caller is a member of (a
+/// grant the [`OPERATOR_SCOPE`] and name the operator group; else 403, whatever organisations the caller is a member of (a
 /// membership, even as admin, grants nothing here, and no operator is a member by being one).
 pub fn operate(caller: &Caller) -> Result<(), Rejection> {
     if caller.operator {
         Ok(())
     } else {
         Err(Rejection::Forbidden(format!(
-            "Only platform operators may do this: the token must grant the scope '{OPERATOR_SCOPE}'."
+            "Only platform operators may do this: the token must grant the scope '{OPERATOR_SCOPE}' to a member of the operator group."
         )))
     }
 }

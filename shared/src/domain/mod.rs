@@ -15,6 +15,7 @@ pub mod outbound;
 pub mod platform;
 pub mod quotas;
 pub mod records;
+pub mod username;
 pub mod vat;
 pub mod verification;
 
