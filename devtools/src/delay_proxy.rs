@@ -91,8 +91,9 @@ pub fn summarise(requests: &[Request]) -> Summary {
     Summary {
         round_trips: requests.len(),
         sequential: sequential_round_trips(&intervals),
-        read_units: reads.iter().map(|r| r.capacity_units).sum(),
-        write_units: writes.iter().map(|r| r.capacity_units).sum(),
+        // fold, not sum: an empty f64 sum is -0.0.
+        read_units: reads.iter().fold(0.0, |sum, r| sum + r.capacity_units),
+        write_units: writes.iter().fold(0.0, |sum, r| sum + r.capacity_units),
     }
 }
 
@@ -153,12 +154,9 @@ impl Proxy {
 
     fn serve(&self, client: TcpStream, upstream: SocketAddr) -> io::Result<()> {
         client.set_nodelay(true)?;
-        let server = TcpStream::connect(upstream)?;
-        server.set_nodelay(true)?;
         let mut client_in = BufReader::new(client.try_clone()?);
         let mut client_out = client;
-        let mut server_in = BufReader::new(server.try_clone()?);
-        let mut server_out = server;
+        let mut server = Upstream::connect(upstream)?;
         loop {
             // CPU time while blocked in a read is nil, so this counts the relaying only.
             let cpu_before = thread_cpu_time();
@@ -177,22 +175,51 @@ impl Proxy {
             let cpu_mid = thread_cpu_time();
             std::thread::sleep(self.delay);
             let cpu_resumed = thread_cpu_time();
-            server_out.write_all(&request.encode())?;
-            let response = read_message(&mut server_in)?
-                .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
-            client_out.write_all(&response.encode())?;
-            let end = Instant::now();
-            let capacity_units = consumed_capacity(&response.body);
+            let encoded = request.encode();
+            // DynamoDB Local may have closed an idle connection: then once more on a new one.
+            let response = match server.exchange(&encoded) {
+                Ok(response) => response,
+                Err(_) => {
+                    server = Upstream::connect(upstream)?;
+                    server.exchange(&encoded)?
+                }
+            };
+            // Recorded before the client has its answer: by the time a caller's call returns,
+            // every request of it is in the record.
+            let encoded = response.encode();
             self.requests.lock().expect("requests").push(Request {
                 operation,
                 start,
-                end,
-                capacity_units,
+                end: Instant::now(),
+                capacity_units: consumed_capacity(&response.body),
             });
+            client_out.write_all(&encoded)?;
             let spent = (cpu_mid - cpu_before) + (thread_cpu_time() - cpu_resumed);
             self.cpu_nanos
                 .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
         }
+    }
+}
+
+/// A keep-alive connection to the upstream.
+struct Upstream {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Upstream {
+    fn connect(addr: SocketAddr) -> io::Result<Self> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+        })
+    }
+
+    fn exchange(&mut self, request: &[u8]) -> io::Result<Message> {
+        self.writer.write_all(request)?;
+        read_message(&mut self.reader)?.ok_or_else(|| io::ErrorKind::UnexpectedEof.into())
     }
 }
 
