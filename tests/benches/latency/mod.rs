@@ -535,7 +535,7 @@ fn critical_path(requests: &[delay_proxy::Request]) -> String {
             _ => groups.push((r.end, vec![&r.operation])),
         }
     }
-    groups
+    let steps: Vec<String> = groups
         .into_iter()
         .map(|(_, ops)| {
             let mut counted: Vec<(String, usize)> = Vec::new();
@@ -550,6 +550,23 @@ fn critical_path(requests: &[delay_proxy::Request]) -> String {
                 .map(|(op, n)| if n == 1 { op } else { format!("{n}×{op}") })
                 .collect::<Vec<_>>()
                 .join(" + ")
+        })
+        .collect();
+    // The same step n times in a row is written once: `n × (step)`.
+    let mut runs: Vec<(String, usize)> = Vec::new();
+    for step in steps {
+        match runs.last_mut() {
+            Some((last, n)) if *last == step => *n += 1,
+            _ => runs.push((step, 1)),
+        }
+    }
+    runs.into_iter()
+        .map(|(step, n)| {
+            if n == 1 {
+                step
+            } else {
+                format!("{n} × ({step})")
+            }
         })
         .collect::<Vec<_>>()
         .join(" → ")
