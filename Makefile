@@ -46,10 +46,13 @@ package:
 	cargo lambda build --release --arm64 \
 	  $(foreach f,$(notdir $(wildcard functions/*)),-p $(f))
 
-# Checks the template, builds every function with SAM (rust-cargolambda, arm64) and deploys the
-# stack with samconfig.toml's ENV environment (docs/deploy.md). Needs AWS credentials.
+# Checks samconfig.toml's ENV environment (no placeholder left, every required parameter set,
+# the stack name short enough) and the template, builds every function with SAM
+# (rust-cargolambda, arm64) and deploys the stack (docs/deploy.md). Needs Rust, Python 3 and
+# AWS credentials; no Java, no npm.
 deploy:
 	scripts/tools.sh package
+	.cache/venv/bin/python scripts/deploy-check.py $(ENV)
 	scripts/template-check.sh
 	sam build --config-env $(ENV)
 	sam deploy --config-env $(ENV)
@@ -64,11 +67,13 @@ invoke:
 	@mkdir -p target && sed "s/$(FIXTURE_IDENTITY)/$(or $(ORG_IDENTITY),$(FIXTURE_IDENTITY))/g" "$(EVENT)" > target/invoke-event.json
 	cargo lambda invoke -A 127.0.0.1 -P $(PORT) $(FN) --data-file target/invoke-event.json
 
-# Post-deploy check: make smoke URL=<api base url> TOKEN=<bearer token> (scripts/smoke.py).
+# Post-deploy check: make smoke URL=<api base url> TOKEN=<bearer token> [STACK=<stack name>]
+# (scripts/smoke.py); with STACK, also an outbound event of its own create through a temporary
+# rule and queue, and an invocation of each scheduled function (scripts/smoke-aws.py, AWS CLI).
 smoke:
 	@if [ -z "$(URL)" ] || [ -z "$(TOKEN)" ]; then \
-	  echo "usage: make smoke URL=<api base url> TOKEN=<bearer token>" >&2; exit 2; fi
-	python3 scripts/smoke.py "$(URL)" "$(TOKEN)"
+	  echo "usage: make smoke URL=<api base url> TOKEN=<bearer token> [STACK=<stack name>]" >&2; exit 2; fi
+	$(if $(STACK),python3 scripts/smoke-aws.py "$(STACK)" "$(URL)" "$(TOKEN)",python3 scripts/smoke.py "$(URL)" "$(TOKEN)")
 
 # Mixed load with Locust on organisations it creates and deletes (scripts/load.py):
 # make load URL=<api base url> TOKEN=<bearer token> [USERS=10] [DURATION=60s] [ORGS=3]

@@ -281,7 +281,7 @@ def ceilings(args):
         f"nothing while it grows (constant-cost pages, no LSI so no 10 GB cap); deleting the "
         f"organisation: one {LAMBDA_TIMEOUT_S} s Lambda run sweeps at most "
         f"{int(sweep_rate * LAMBDA_TIMEOUT_S):,} items",
-        "a chunked, resumable sweeper (issue 15's deletion part); TTL or archiving of old events",
+        "a chunked, resumable sweeper (the deletion sweep); TTL or archiving of old events",
         cases))
     # 4. Platform events of one large tenant: one transaction each, all ADDing to one LEDGER.
     event_wcu = txn_wcu(resource, ledger, profile)

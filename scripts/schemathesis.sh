@@ -7,6 +7,8 @@
 #
 #   DYNAMODB_ENDPOINT=http://127.0.0.1:<port> scripts/schemathesis.sh
 # SCHEMATHESIS_SEED and SCHEMATHESIS_MAX_EXAMPLES vary the run (defaults: fixed, 25 per operation).
+# The stateful phase follows openapi.yaml's links (create -> get/patch/members/activity/delete)
+# and the Location of an added member (-> remove).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -56,6 +58,20 @@ curl -s -o /dev/null --max-time 60 "$api/admin/v1/orgs/6f1c2d3e-0000-4000-8000-0
 # The post-deploy smoke check (make smoke) passes against this same local API.
 echo "smoke check (scripts/smoke.py) against the local API" >&2
 python3 scripts/smoke.py "$api" "$token" || { tail -n 50 "$work/watch.log" >&2; exit 1; }
+# make smoke STACK=...'s AWS part (scripts/smoke-aws.py), dry: a fake AWS CLI keeps the queue and
+# rule it creates and removes, and runs the scheduled functions with `cargo lambda invoke`.
+echo "smoke check, AWS part, with a fake AWS CLI (tests/smoke/fake_aws.py)" >&2
+PATH="$venv/bin:$PATH" FAKE_AWS_STATE="$work/fake-aws.json" FAKE_AWS_LOG="$work/fake-aws.log" \
+  FAKE_AWS_LAMBDA_PORT=$port AWS_CLI="python3 $root/tests/smoke/fake_aws.py" SMOKE_EVENT_TIMEOUT=5 \
+  python3 scripts/smoke-aws.py local-dry-run "$api" "$token" || { tail -n 50 "$work/watch.log" >&2; exit 1; }
+python3 - "$work/fake-aws.json" "$work/fake-aws.log" <<'EOF'
+import json, sys
+state = json.load(open(sys.argv[1]))
+calls = [json.loads(line)[:2] for line in open(sys.argv[2])]
+assert state == {"queues": {}, "rules": {}}, f"smoke-aws.py left {state}"
+assert calls.count(["lambda", "invoke"]) == 2, calls
+assert ["sqs", "receive-message"] in calls, calls
+EOF
 # Pages of 18-27 KB, 400 times: each must arrive (docs/benchmarks.md, "make dev: the emulator's 500").
 large_token=$(cargo run -q -p devtools --bin dev-token -- --email large@example.com --username large --ttl 3600)
 python3 scripts/large-pages.py "$api" "$large_token" || { tail -n 50 "$work/watch.log" >&2; exit 1; }
@@ -66,7 +82,7 @@ SCHEMATHESIS_HOOKS=tests.schemathesis.hooks PYTHONPATH="$root" "$venv/bin/schema
   --url "$api" \
   -H "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --phases examples,coverage,fuzzing \
+  --phases examples,coverage,fuzzing,stateful \
   --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-25}" \
   --seed "${SCHEMATHESIS_SEED:-20261128}" \
   --generation-codec utf-8 --generation-allow-x00 false \

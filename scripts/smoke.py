@@ -9,6 +9,7 @@ organisation, reads it, renames it, lists its activity and members, deletes it a
 it is gone. Prints each step; exits 1 on the first unexpected answer (after trying to delete
 what it created). Python 3 standard library only.
 
+SMOKE_NAME sets the organisation's name (scripts/smoke-aws.py waits for its event).
 SMOKE_CONTACT_EMAIL sets the organisation's contact address, which is sent a verification mail;
 the default is the SES mailbox simulator's success address, which SES accepts even in the
 sandbox and which does not count against the account's reputation.
@@ -88,7 +89,7 @@ def main():
         sys.exit(2)
     api = Api(sys.argv[1], sys.argv[2])
     stamp = time.strftime("%y%m%d%H%M%S", time.gmtime())
-    name = f"Smoke Check {stamp}"
+    name = os.environ.get("SMOKE_NAME") or f"Smoke Check {stamp}"
     print(f"smoke check of {api.base} (organisation '{name}', contact {CONTACT_EMAIL})")
 
     identity = None

@@ -28,7 +28,8 @@ from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 # Properties ending in "Name" that do not name their resource in the account.
-NOT_OWN_NAMES = {"MetricName", "StageName", "EventBusName"}
+# DomainName: the operator's own DNS name of the optional custom domain (one per stack by nature).
+NOT_OWN_NAMES = {"MetricName", "StageName", "EventBusName", "DomainName"}
 
 
 class NoManagedPolicies:

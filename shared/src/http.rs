@@ -35,6 +35,13 @@ pub fn ok_empty() -> Response<Body> {
     response
 }
 
+/// 202 without a body: accepted, the rest (a mail) follows.
+pub fn accepted() -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}
+
 pub fn no_content() -> Response<Body> {
     let mut response = Response::new(Body::Empty);
     *response.status_mut() = StatusCode::NO_CONTENT;
@@ -131,6 +138,10 @@ pub fn respond(request: &Request, result: Result<Response<Body>, ApiError>) -> R
     response
 }
 
+/// `Retry-After` of a 503: the SDK has retried with backoff already, so a second is enough for
+/// a throttled partition or a brief network fault to pass.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 1;
+
 /// The one mapping of errors to status codes.
 pub fn status_of(error: &ApiError) -> StatusCode {
     match error {
@@ -143,6 +154,7 @@ pub fn status_of(error: &ApiError) -> StatusCode {
         ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -165,6 +177,10 @@ pub fn error_response(error: ApiError, request_id: &str) -> Response<Body> {
         ApiError::Internal(source) => {
             tracing::error!(error = %source, debug = ?source, "request failed");
             "An internal error occurred on the server.".to_owned()
+        }
+        ApiError::Unavailable(source) => {
+            tracing::warn!(error = %source, debug = ?source, "dependency unavailable");
+            error.to_string()
         }
         other => {
             // The message may name people (an e-mail address already a member, say): it goes
@@ -193,15 +209,18 @@ pub fn error_response(error: ApiError, request_id: &str) -> Response<Body> {
             http::HeaderValue::from_static("Bearer"),
         );
     }
-    if let ApiError::TooManyRequests {
-        retry_after_seconds,
-        ..
-    } = &error
-    {
-        response.headers_mut().insert(
-            http::header::RETRY_AFTER,
-            http::HeaderValue::from(*retry_after_seconds),
-        );
+    let retry_after = match &error {
+        ApiError::TooManyRequests {
+            retry_after_seconds,
+            ..
+        } => Some(*retry_after_seconds),
+        ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+        _ => None,
+    };
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
     }
     response
 }

@@ -39,8 +39,9 @@ fn namespace_from(value: Option<&str>) -> &str {
 }
 
 /// The `level` of the lines. With the JSON log format, Lambda filters application logs by the
-/// `level` member of each JSON line and takes a line without one as INFO: metrics carry the
-/// configured level when it is above INFO, so that turning logs down never silences an alarm.
+/// `level` member of each JSON line, read only with a valid RFC 3339 `timestamp` member, and
+/// takes a line without either as INFO: metrics carry the configured level when it is above
+/// INFO, and their time, so that turning logs down never silences an alarm.
 static LEVEL: LazyLock<&'static str> =
     LazyLock::new(|| level_for(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()));
 
@@ -104,6 +105,15 @@ impl MetricSet<'_> {
             }),
         );
         root.insert("level".to_owned(), Value::from(level));
+        // Lambda's log-level filtering takes the `level` of a JSON line only together with a
+        // valid RFC 3339 `timestamp`; without one the line is INFO, dropped at WARN and above
+        // (AWS Lambda Developer Guide, "Log-level filtering"), and so would be the metric.
+        if let Some(time) = chrono::DateTime::from_timestamp_millis(timestamp_ms) {
+            root.insert(
+                "timestamp".to_owned(),
+                Value::from(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            );
+        }
         for (name, value) in self.dimensions {
             root.insert((*name).to_owned(), Value::from(*value));
         }
@@ -175,6 +185,18 @@ pub fn vies_answer(country_code: &str, outcome: ViesOutcome) {
     .emit();
 }
 
+/// `ViesCallsLimited` by `Reason`: a VIES call that waited for one of the instance's slots
+/// (`queued`), found none within the timeout (`busy`), or was not made because VIES is paused
+/// after consecutive failures (`paused`); and each pause as it begins (`pause-started`).
+pub fn vies_limited(reason: &str) {
+    MetricSet {
+        dimension_sets: &[&["Reason"]],
+        dimensions: &[("Reason", reason)],
+        metrics: &[("ViesCallsLimited", 1)],
+    }
+    .emit();
+}
+
 /// `ConflictRetries`: times one write loop read and decided again after a conflict.
 pub fn conflict_retries(retries: u64) {
     MetricSet {
@@ -199,6 +221,9 @@ pub enum PlatformEventOutcome {
     Refused,
     /// The write failed (reported as failed, delivered again).
     Failed,
+    /// From an account not in `PLATFORM_EVENT_PRODUCER_ACCOUNTS`: refused unread (reported as
+    /// failed, so in the dead-letter queue after the queue's retries).
+    ForeignAccount,
 }
 
 impl PlatformEventOutcome {
@@ -209,6 +234,7 @@ impl PlatformEventOutcome {
             Self::Stale => "stale",
             Self::Refused => "refused",
             Self::Failed => "failed",
+            Self::ForeignAccount => "foreign-account",
         }
     }
 }
@@ -317,6 +343,7 @@ mod tests {
                     }]
                 },
                 "level": "INFO",
+                "timestamp": "2026-11-28T12:00:00.123Z",
                 "Outcome": "unavailable",
                 "Country": "DE",
                 "ViesAnswers": 1

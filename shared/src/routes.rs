@@ -67,6 +67,8 @@ pub enum Endpoint {
     ConfirmVatLegalEntity,
     ResendVerificationEmail,
     VerifyEmail,
+    /// `POST` of the verification link: the page's button (docs/verification.md).
+    ConfirmEmail,
     GetComputeInformation,
     GetQuotas,
     GetOrganisationAsOperator,
@@ -223,6 +225,17 @@ pub const ROUTES: &[Route] = &[
             "GET",
             "/api/v1/validations/verify-email/{code}",
             Endpoint::VerifyEmail,
+            Group::Validation,
+        )
+    },
+    // Mail scanners follow links (GET) but submit no forms: a browser's GET shows a button,
+    // whose POST verifies.
+    Route {
+        authenticated: false,
+        ..route(
+            "POST",
+            "/api/v1/validations/verify-email/{code}",
+            Endpoint::ConfirmEmail,
             Group::Validation,
         )
     },

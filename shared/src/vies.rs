@@ -6,9 +6,19 @@
 //! `GLOBAL_MAX_CONCURRENT_REQ`, `SERVICE_UNAVAILABLE`, …) arrive as HTTP 200 with `userError`
 //! or as an error status with `errorWrappers`; they, timeouts, 5xx and anything unreadable are
 //! "could not check".
+//!
+//! VIES is no free amplifier: each function instance makes at most [`MAX_CONCURRENT_CALLS`]
+//! calls at once (a call waits up to the timeout for a slot), and after
+//! [`FAILURES_BEFORE_PAUSE`] consecutive failures it calls VIES for no one for [`PAUSE`]: the
+//! answer is then "could not check" (the status `UNAVAILABLE`, which the scheduled
+//! re-validation picks up later). The metric `ViesCallsLimited` counts both, by `Reason`
+//! (docs/observability.md).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
@@ -29,6 +39,13 @@ type Http = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 /// A VIES answer is a few hundred bytes; anything beyond this is not one.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
+/// VIES calls one function instance makes at once.
+pub const MAX_CONCURRENT_CALLS: usize = 4;
+/// Consecutive failed calls after which VIES is not called for [`PAUSE`].
+pub const FAILURES_BEFORE_PAUSE: u32 = 5;
+/// How long VIES is not called after [`FAILURES_BEFORE_PAUSE`] consecutive failures.
+pub const PAUSE: Duration = Duration::from_secs(30);
+
 #[derive(Debug, Clone)]
 pub struct ViesClient {
     /// Built on the first check: most functions never ask VIES, and building an HTTPS client
@@ -36,6 +53,87 @@ pub struct ViesClient {
     http: Arc<OnceLock<Result<Http, String>>>,
     timeout: Duration,
     endpoint: http::Uri,
+    /// Shared by every clone: one per function instance (the `App` is built once).
+    guard: Arc<Guard>,
+}
+
+/// The instance's VIES budget: the call slots and the failure breaker.
+#[derive(Debug)]
+struct Guard {
+    slots: Semaphore,
+    breaker: Mutex<Breaker>,
+    failures_before_pause: u32,
+    pause: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    consecutive_failures: u32,
+    paused_until: Option<Instant>,
+}
+
+impl Guard {
+    fn new(concurrency: usize, failures_before_pause: u32, pause: Duration) -> Self {
+        Self {
+            slots: Semaphore::new(concurrency.max(1)),
+            breaker: Mutex::new(Breaker::default()),
+            failures_before_pause: failures_before_pause.max(1),
+            pause,
+        }
+    }
+
+    /// Whether VIES is paused now.
+    fn paused(&self) -> bool {
+        let breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        breaker
+            .paused_until
+            .is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Counts a call's outcome: a definite answer closes the breaker, the
+    /// `failures_before_pause`th failure in a row pauses VIES.
+    fn record(&self, failed: bool) {
+        let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        if !failed {
+            breaker.consecutive_failures = 0;
+            return;
+        }
+        breaker.consecutive_failures += 1;
+        if breaker.consecutive_failures >= self.failures_before_pause {
+            breaker.consecutive_failures = 0;
+            breaker.paused_until = Some(Instant::now() + self.pause);
+            crate::metrics::vies_limited(ViesLimit::PauseStarted.as_str());
+            tracing::warn!(
+                failures = self.failures_before_pause,
+                pause_seconds = self.pause.as_secs(),
+                "VIES failed repeatedly; not calling it for a while"
+            );
+        }
+    }
+}
+
+/// Why a VIES call was held back (the metric `ViesCallsLimited`'s `Reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViesLimit {
+    /// The instance had [`MAX_CONCURRENT_CALLS`] in flight: the call waited for a slot.
+    Queued,
+    /// No slot came free within the timeout: not called.
+    Busy,
+    /// VIES is paused after consecutive failures: not called.
+    Paused,
+    /// A pause began.
+    PauseStarted,
+}
+
+impl ViesLimit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Busy => "busy",
+            Self::Paused => "paused",
+            Self::PauseStarted => "pause-started",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,7 +205,23 @@ impl ViesClient {
             http: Default::default(),
             timeout,
             endpoint: uri,
+            guard: Arc::new(Guard::new(
+                MAX_CONCURRENT_CALLS,
+                FAILURES_BEFORE_PAUSE,
+                PAUSE,
+            )),
         })
+    }
+
+    /// The same client with other limits (tests: a short pause).
+    pub fn with_limits(
+        mut self,
+        concurrency: usize,
+        failures_before_pause: u32,
+        pause: Duration,
+    ) -> Self {
+        self.guard = Arc::new(Guard::new(concurrency, failures_before_pause, pause));
+        self
     }
 
     fn http(&self) -> Result<&Http, &str> {
@@ -142,10 +256,35 @@ impl ViesClient {
             .unwrap_or(Err(Failure::Timeout))
     }
 
-    /// Asks VIES about `vat`; every answer is counted in the metric `ViesAnswers` by outcome
-    /// and country.
+    /// Asks VIES about `vat` within the instance's budget; every answer VIES gave is counted in
+    /// the metric `ViesAnswers` by outcome and country, every call held back in
+    /// `ViesCallsLimited`.
     pub async fn check(&self, vat: &VatNumber) -> ViesAnswer {
+        let guard = &self.guard;
+        if guard.paused() {
+            crate::metrics::vies_limited(ViesLimit::Paused.as_str());
+            return ViesAnswer::Unavailable("VIES_PAUSED".into());
+        }
+        let _slot = match guard.slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(_) => {
+                crate::metrics::vies_limited(ViesLimit::Queued.as_str());
+                match tokio::time::timeout(self.timeout, guard.slots.acquire()).await {
+                    Ok(Ok(slot)) => slot,
+                    _ => {
+                        crate::metrics::vies_limited(ViesLimit::Busy.as_str());
+                        return ViesAnswer::Unavailable("VIES_BUSY".into());
+                    }
+                }
+            }
+        };
+        // It may have paused while this call waited.
+        if guard.paused() {
+            crate::metrics::vies_limited(ViesLimit::Paused.as_str());
+            return ViesAnswer::Unavailable("VIES_PAUSED".into());
+        }
         let answer = self.ask(vat).await;
+        guard.record(matches!(answer, ViesAnswer::Unavailable(_)));
         crate::metrics::vies_answer(
             vat.country_code(),
             match &answer {

@@ -3,7 +3,9 @@
 //! because absolute times on a shared 2-core machine are noise; round trips are exact.
 //!
 //! `make bench` starts DynamoDB Local; `cargo bench -p api-tests --bench api -- <filter>` runs the
-//! sections whose name contains the filter.
+//! sections whose name contains the filter. The section `routes` (`latency/mod.rs`) is every
+//! route through the delay proxy: `-- routes`, or `-- routes:<part of a route's name>`;
+//! `--without-routes` leaves it out (scripts/bench.sh runs it on a DynamoDB Local of its own).
 
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,8 @@ use serde_json::json;
 use shared::domain::Slug;
 use shared::storage::entities::ActivityEntry;
 use shared::storage::keys::Key;
+
+mod latency;
 
 const SAMPLES: usize = 200;
 
@@ -547,6 +551,8 @@ async fn seed_memberships(env: &TestEnv, user: &TestUser, from: usize, count: us
             verification: Default::default(),
             vat_next_check_at: None,
             profile_writes: 0,
+            mails_sent: Default::default(),
+            vat_changes: Vec::new(),
         };
         let member = Member {
             identity: uuid::Uuid::new_v4(),
@@ -619,6 +625,15 @@ async fn main() {
     }
     if wanted("platform_events") {
         platform_events_section().await;
+    }
+    // Every route through the delay proxy; `-- routes` alone, `-- routes:<part of a name>` for
+    // some of them.
+    let without_routes = std::env::args().any(|a| a == "--without-routes");
+    let routes = filter.as_deref().map_or(Some(None), |f| {
+        f.strip_prefix("routes").map(|rest| rest.strip_prefix(':'))
+    });
+    if let (Some(routes), false) = (routes, without_routes) {
+        latency::section(routes).await;
     }
 }
 

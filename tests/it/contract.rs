@@ -9,12 +9,12 @@ use serde_yaml::Value as Yaml;
 use shared::routes::ROUTES;
 use shared::storage::{keys, schema};
 
-fn template() -> Yaml {
+pub(crate) fn template() -> Yaml {
     let text = std::fs::read_to_string(repo_root().join("template.yaml")).expect("template.yaml");
     serde_yaml::from_str(&text).expect("template.yaml is YAML")
 }
 
-fn resources(template: &Yaml) -> impl Iterator<Item = (&str, &Yaml)> {
+pub(crate) fn resources(template: &Yaml) -> impl Iterator<Item = (&str, &Yaml)> {
     template["Resources"]
         .as_mapping()
         .expect("Resources")
@@ -180,8 +180,8 @@ fn scoped_routes_require_their_scope_at_the_authorizer() {
                 continue;
             };
             assert_eq!(
-                auth["Authorizer"], "PlatformJwt",
-                "{:?}: scopes of the JWT authorizer",
+                auth["Authorizer"], "OperatorJwt",
+                "{:?}: scopes of the operators' own JWT authorizer",
                 properties["Path"]
             );
             for scope in scopes {
@@ -206,6 +206,85 @@ fn scoped_routes_require_their_scope_at_the_authorizer() {
         "the operator plane's routes need a scope"
     );
     assert_eq!(scoped, expected);
+}
+
+/// The operator plane has its own JWT authorizer (docs/security.md): its own audience
+/// (`OperatorJwtAudience`), the customers' issuer unless `OperatorJwtIssuer` names another,
+/// and the function learns the operator group (`OperatorGroup`) as `OPERATOR_GROUP`. Custom
+/// scopes are granted per app client, so on the customers' authorizer a customer could ask
+/// the console's client for the operator scope.
+#[test]
+fn the_operator_plane_has_its_own_authorizer_and_group() {
+    let template = template();
+    let authorizers = &resource(&template, "HttpApi")["Properties"]["Auth"]["Authorizers"];
+    let operator = &authorizers["OperatorJwt"]["JwtConfiguration"];
+    assert!(is_ref_to(&operator["audience"], "OperatorJwtAudience"));
+    let Some(("If", Yaml::Sequence(branches))) = intrinsic(&operator["issuer"]) else {
+        panic!(
+            "the operators' issuer defaults to the customers': {:?}",
+            operator["issuer"]
+        );
+    };
+    assert!(is_ref_to(&branches[1], "OperatorJwtIssuer"));
+    assert!(is_ref_to(&branches[2], "JwtIssuer"));
+    assert_eq!(parameter(&template, "OperatorJwtIssuer")["Default"], "");
+    assert!(parameter(&template, "OperatorJwtAudience")["Default"].is_null());
+    assert_eq!(
+        parameter(&template, "OperatorGroup")["Default"],
+        shared::app::DEFAULT_OPERATOR_GROUP
+    );
+    let function = &resource(&template, "OperatorsFunction")["Properties"];
+    assert!(is_ref_to(
+        &function["Environment"]["Variables"]["OPERATOR_GROUP"],
+        "OperatorGroup"
+    ));
+    for event in function["Events"].as_mapping().unwrap().values() {
+        assert_eq!(event["Properties"]["Auth"]["Authorizer"], "OperatorJwt");
+    }
+    // No other route uses it.
+    for (name, resource) in resources(&template).filter(|(n, _)| *n != "OperatorsFunction") {
+        let Some(events) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for event in events.values() {
+            assert_ne!(
+                event["Properties"]["Auth"]["Authorizer"], "OperatorJwt",
+                "{name}"
+            );
+        }
+    }
+}
+
+/// Only the stack's rule may put messages on the platform-events queue: an explicit Deny of
+/// `sqs:SendMessage` to every principal unless `aws:SourceArn` is the rule, so that nobody with
+/// `sqs:*` in an IAM policy can inject events.
+#[test]
+fn only_the_rule_sends_to_the_platform_events_queue() {
+    let template = template();
+    let policy = &resource(&template, "PlatformEventsQueuePolicy")["Properties"];
+    let statements = policy["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("statements");
+    let rule_arn = |value: &Yaml| matches!(intrinsic(value), Some(("GetAtt", target)) if target == "PlatformEventsRule.Arn");
+    assert!(statements.iter().any(|s| s["Effect"] == "Deny"
+        && s["Principal"] == "*"
+        && s["Action"] == "sqs:SendMessage"
+        && rule_arn(&s["Condition"]["ArnNotEquals"]["aws:SourceArn"])));
+    for allowed in statements.iter().filter(|s| s["Effect"] == "Allow") {
+        assert_eq!(allowed["Principal"]["Service"], "events.amazonaws.com");
+        assert!(rule_arn(
+            &allowed["Condition"]["ArnEquals"]["aws:SourceArn"]
+        ));
+    }
+    // The consumer knows the producer accounts too (PLATFORM_EVENT_PRODUCER_ACCOUNTS).
+    let variables =
+        &resource(&template, "PlatformEventsFunction")["Properties"]["Environment"]["Variables"];
+    let Some(("Join", Yaml::Sequence(join))) =
+        intrinsic(&variables["PLATFORM_EVENT_PRODUCER_ACCOUNTS"])
+    else {
+        panic!("PLATFORM_EVENT_PRODUCER_ACCOUNTS joins PlatformEventProducerAccounts");
+    };
+    assert!(is_ref_to(&join[1], "PlatformEventProducerAccounts"));
 }
 
 /// A path with its parameters' names dropped: `/a/{x}/b` -> `/a/{}/b`.
@@ -418,11 +497,11 @@ fn function_policies_name_their_actions_and_resources() {
     }
 }
 
-// --- the template as AWS deploys it (issue 11) -------------------------------------------------
+// --- the template as AWS deploys it -------------------------------------------------------
 
 /// The intrinsic function a value is, in either notation: `!Sub x` or `{"Fn::Sub": x}`, `!Ref x`
 /// or `{"Ref": x}`. Returns its name without `Fn::` and its argument.
-fn intrinsic(value: &Yaml) -> Option<(&str, &Yaml)> {
+pub(crate) fn intrinsic(value: &Yaml) -> Option<(&str, &Yaml)> {
     const SHORT_FORMS: &[&str] = &[
         "Ref",
         "Sub",
@@ -458,17 +537,17 @@ fn intrinsic(value: &Yaml) -> Option<(&str, &Yaml)> {
 }
 
 /// `!Ref name` of a parameter or resource.
-fn is_ref_to(value: &Yaml, name: &str) -> bool {
+pub(crate) fn is_ref_to(value: &Yaml, name: &str) -> bool {
     matches!(intrinsic(value), Some(("Ref", target)) if target == name)
 }
 
-fn parameter<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+pub(crate) fn parameter<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
     let parameter = &template["Parameters"][name];
     assert!(parameter.is_mapping(), "parameter {name} in template.yaml");
     parameter
 }
 
-fn resource<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
+pub(crate) fn resource<'a>(template: &'a Yaml, name: &str) -> &'a Yaml {
     let resource = &template["Resources"][name];
     assert!(resource.is_mapping(), "resource {name} in template.yaml");
     resource
@@ -499,6 +578,8 @@ const NOT_OWN_NAMES: &[&str] = &[
     "StageName",
     // the bus a rule listens on
     "EventBusName",
+    // the optional custom domain: the operator's own DNS name, one per stack by nature
+    "DomainName",
 ];
 
 /// Every explicitly given name of a resource (a `...Name` property, or the `Name` of a SAM
@@ -620,10 +701,28 @@ fn alarms_fill_sparse_metrics_with_zero() {
 #[test]
 fn platform_events_come_from_configured_producers_only() {
     let template = template();
-    for name in [
-        "PlatformEventProducerAccounts",
-        "PlatformEventProducerPrincipals",
-    ] {
+    // One principal list per event source: the monitoring role cannot put payments' events.
+    let sources = [
+        ("platform.clusters", "ClustersEventProducerPrincipals"),
+        (
+            "platform.cloud-accounts",
+            "CloudAccountsEventProducerPrincipals",
+        ),
+        ("platform.monitoring", "MonitoringEventProducerPrincipals"),
+        ("platform.payments", "PaymentsEventProducerPrincipals"),
+        ("platform.operators", "OperatorsEventProducerPrincipals"),
+    ];
+    assert_eq!(
+        sources
+            .iter()
+            .map(|(s, _)| s.to_string())
+            .collect::<BTreeSet<_>>(),
+        shared::domain::platform::EventKind::ALL
+            .iter()
+            .map(|k| k.source().to_owned())
+            .collect()
+    );
+    for name in std::iter::once("PlatformEventProducerAccounts").chain(sources.map(|(_, p)| p)) {
         assert!(
             parameter(&template, name)["Default"].is_null(),
             "{name} has no default: the operator names the producers"
@@ -636,30 +735,62 @@ fn platform_events_come_from_configured_producers_only() {
     let statements = bus["Properties"]["Policy"]["Statement"]
         .as_sequence()
         .expect("the bus has a resource policy");
-    let principals_condition = |statement: &Yaml, operator: &str| {
-        is_ref_to(
-            &statement["Condition"][operator]["aws:PrincipalArn"],
-            "PlatformEventProducerPrincipals",
-        )
+    let principals = |statement: &Yaml, operator: &str| -> Option<String> {
+        match intrinsic(&statement["Condition"][operator]["aws:PrincipalArn"]) {
+            Some(("Ref", Yaml::String(name))) => Some(name.clone()),
+            _ => None,
+        }
     };
-    for statement in statements.iter().filter(|s| s["Effect"] == "Allow") {
-        assert!(
-            is_ref_to(
-                &statement["Principal"]["AWS"],
-                "PlatformEventProducerAccounts"
-            ),
-            "only the producer accounts are allowed: {statement:?}"
-        );
-        assert!(principals_condition(statement, "ArnLike"), "{statement:?}");
-        assert_eq!(statement["Action"], "events:PutEvents");
+    let source = |statement: &Yaml| {
+        statement["Condition"]["StringEquals"]["events:source"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let mut allowed = BTreeSet::new();
+    let mut denied = BTreeSet::new();
+    for statement in statements {
+        assert_eq!(statement["Action"], "events:PutEvents", "{statement:?}");
+        if statement["Effect"] == "Allow" {
+            assert!(
+                is_ref_to(
+                    &statement["Principal"]["AWS"],
+                    "PlatformEventProducerAccounts"
+                ),
+                "only the producer accounts are allowed: {statement:?}"
+            );
+            let source = source(statement).expect("an Allow names its one source");
+            let who = principals(statement, "ArnLike").expect("an Allow names its principals");
+            allowed.insert((source, who));
+        } else if let Some(source) = source(statement) {
+            assert_eq!(statement["Principal"], "*");
+            let who = principals(statement, "ArnNotLike").expect("a Deny names the others");
+            denied.insert((source, who));
+        }
     }
-    assert!(
-        statements.iter().any(|s| s["Effect"] == "Deny"
-            && s["Principal"] == "*"
-            && s["Action"] == "events:PutEvents"
-            && principals_condition(s, "ArnNotLike")),
-        "every principal but the producers is denied, this account's included"
+    let expected: BTreeSet<(String, String)> = sources
+        .iter()
+        .map(|(s, p)| (s.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        allowed, expected,
+        "each source allowed to its own principals only"
     );
+    assert_eq!(
+        denied, expected,
+        "each source denied to every other principal"
+    );
+    let other_sources = statements
+        .iter()
+        .find(|s| s["Effect"] == "Deny" && s["Condition"]["StringNotEquals"].is_mapping())
+        .expect("a Deny of every other source");
+    assert_eq!(other_sources["Principal"], "*");
+    let listed: BTreeSet<String> = other_sources["Condition"]["StringNotEquals"]["events:source"]
+        .as_sequence()
+        .expect("the sources")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, sources.iter().map(|(s, _)| s.to_string()).collect());
 
     for (name, rule) in resources(&template).filter(|(_, r)| r["Type"] == "AWS::Events::Rule") {
         assert!(
@@ -719,18 +850,20 @@ fn the_api_is_throttled_and_logs_every_request() {
             "route settings for no route: {key}"
         );
     }
+    // Every route without a token has its own limits, no higher than the default. They are
+    // shared by all its callers: the verify-email routes' (their codes are 256-bit, so no limit
+    // is what keeps them from being guessed) are at burst 100 / rate 50, so that one anonymous
+    // client cannot use them all up and deny every customer's links (docs/deploy.md).
     for route in ROUTES.iter().filter(|r| !r.authenticated) {
         let key = format!("{} {}", route.method, route.path);
         let limits = &api["RouteSettings"][key.as_str()];
         assert!(limits.is_mapping(), "{key} has its own limits");
-        assert!(
-            default_limit(&template, &limits["ThrottlingBurstLimit"]) < burst,
-            "{key}"
-        );
-        assert!(
-            default_limit(&template, &limits["ThrottlingRateLimit"]) < rate,
-            "{key}"
-        );
+        let route_burst = default_limit(&template, &limits["ThrottlingBurstLimit"]);
+        let route_rate = default_limit(&template, &limits["ThrottlingRateLimit"]);
+        assert!(route_burst <= burst && route_rate <= rate, "{key}");
+        if route.path.starts_with("/api/v1/validations/verify-email/") {
+            assert!(route_burst >= 100.0 && route_rate >= 50.0, "{key}");
+        }
     }
 
     let logs = &api["AccessLogSettings"];
@@ -745,6 +878,17 @@ fn the_api_is_throttled_and_logs_every_request() {
     );
 
     let format = logs["Format"].as_str().expect("a format");
+    // The route key, never the path: an e-mail link's path holds its verification code.
+    for leaky in [
+        "$context.path",
+        "$context.resourcePath",
+        "$context.requestUri",
+    ] {
+        assert!(
+            !format.contains(leaky),
+            "access logs must not record {leaky}"
+        );
+    }
     for variable in [
         "$context.requestId",
         "$context.identity.sourceIp",

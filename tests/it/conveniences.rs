@@ -190,48 +190,105 @@ async fn every_answer_carries_the_request_id() {
 async fn the_verification_link_speaks_html_to_browsers_and_stays_valid_when_reopened() {
     let env = TestEnv::new().await;
     let user = TestUser::new("browser");
-    create_organisation(&env.app, &user, "Browser Co", "BUSINESS").await;
+    let slug = create_organisation(&env.app, &user, "Browser Co", "BUSINESS").await;
     let code = env.mails()[0].code();
-    let open = |accept: &str| {
-        ApiRequest::get(&format!("/api/v1/validations/verify-email/{code}"))
-            .header("accept", accept)
+    let path = format!("/api/v1/validations/verify-email/{code}");
+    let open = |accept: &str| ApiRequest::get(&path).header("accept", accept);
+    let confirm = |accept: &str| ApiRequest::post(&path).header("accept", accept);
+    let verified_at = || async {
+        let status = send(
+            &env.app,
+            ApiRequest::get(&format!("/api/v1/organisations/{slug}/validation-status")).by(&user),
+        )
+        .await;
+        assert_eq!(status.status, 200, "{}", status.body);
+        status.body["contactEmailVerifiedAt"].clone()
     };
     let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
-    let page = send(&env.app, open(browser)).await;
+
+    // Mail scanners open links: a browser's GET shows a button and verifies nothing.
+    for _ in 0..3 {
+        let page = send(&env.app, open(browser)).await;
+        assert_eq!(page.status, 200);
+        assert_eq!(
+            header(&page, "content-type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(header(&page, "cache-control"), Some("no-store"));
+        assert_eq!(
+            header(&page, "content-security-policy"),
+            Some("default-src 'none'; form-action 'self'")
+        );
+        let html = page.body.as_str().unwrap();
+        assert!(
+            html.contains("<form method=\"post\">")
+                && !html.contains("action=")
+                && html.contains("<button type=\"submit\">")
+                && !html.contains("<script"),
+            "{html}"
+        );
+        assert!(verified_at().await.is_null(), "a GET verified the address");
+    }
+
+    // The button's POST verifies and answers the success page.
+    let page = send(&env.app, confirm(browser)).await;
     assert_eq!(page.status, 200);
-    assert_eq!(
-        header(&page, "content-type"),
-        Some("text/html; charset=utf-8")
-    );
+    assert_eq!(header(&page, "cache-control"), Some("no-store"));
     assert_eq!(
         header(&page, "content-security-policy"),
-        Some("default-src 'none'")
+        Some("default-src 'none'; form-action 'self'")
     );
     let html = page.body.as_str().unwrap();
     assert!(
         html.contains("Address verified") && !html.contains("<script"),
         "{html}"
     );
+    assert!(verified_at().await.is_string());
 
-    // A mail scanner opened it first: the person still sees success.
-    let again = send(&env.app, open(browser)).await;
+    // Posted again (a double click): the person still sees success.
+    let again = send(&env.app, confirm(browser)).await;
     assert_eq!(again.status, 200);
     assert!(again.body.as_str().unwrap().contains("Already verified"));
-    let json_again = send(&env.app, open("*/*")).await;
+    // A POST asking for JSON, and a GET asking for JSON (as the seed answered it).
+    let json_again = send(&env.app, confirm("application/json")).await;
     assert_eq!(json_again.status, 200);
-    assert!(json_again.body["emailAddress"].is_string());
+    assert_eq!(
+        json_again.body["emailAddress"], "ops@example.com",
+        "{}",
+        json_again.body
+    );
+    assert_eq!(header(&json_again, "cache-control"), Some("no-store"));
+    let json_get = send(&env.app, open("*/*")).await;
+    assert_eq!(json_get.status, 200);
+    assert!(json_get.body["emailAddress"].is_string());
+    assert_eq!(header(&json_get, "cache-control"), Some("no-store"));
 
+    // An unknown code: the browser's GET reads nothing (its page only offers the button); the
+    // POST says the link is not valid. A malformed one is refused at once.
+    let unknown_path = format!("/api/v1/validations/verify-email/{}", "U".repeat(43));
+    env.round_trips.reset();
+    let offered = send(
+        &env.app,
+        ApiRequest::get(&unknown_path).header("accept", browser),
+    )
+    .await;
+    assert_eq!(offered.status, 200);
+    assert_eq!(env.round_trips.get(), 0, "a browser's GET reads nothing");
     let unknown = send(
         &env.app,
-        ApiRequest::get(&format!(
-            "/api/v1/validations/verify-email/{}",
-            "U".repeat(43)
-        ))
-        .header("accept", browser),
+        ApiRequest::post(&unknown_path).header("accept", browser),
     )
     .await;
     assert_eq!(unknown.status, 404);
     assert!(unknown.body.as_str().unwrap().contains("Link not valid"));
+    assert_eq!(header(&unknown, "cache-control"), Some("no-store"));
+    let malformed = send(
+        &env.app,
+        ApiRequest::get("/api/v1/validations/verify-email/not-a-code").header("accept", browser),
+    )
+    .await;
+    assert_eq!(malformed.status, 400);
+    assert!(malformed.body.as_str().unwrap().contains("Link not valid"));
     let unknown_json = send(
         &env.app,
         ApiRequest::get(&format!(
@@ -242,4 +299,58 @@ async fn the_verification_link_speaks_html_to_browsers_and_stays_valid_when_reop
     .await;
     assert_eq!(unknown_json.status, 404);
     assert!(unknown_json.body["message"].is_string());
+    assert_eq!(header(&unknown_json, "cache-control"), Some("no-store"));
+}
+
+/// A GET asking for JSON keeps verifying, as the seed's link did (API clients, curl).
+#[tokio::test]
+async fn a_json_get_of_the_link_still_verifies() {
+    let env = TestEnv::new().await;
+    let user = TestUser::new("api-client");
+    let slug = create_organisation(&env.app, &user, "Json Link Co", "BUSINESS").await;
+    let code = env.mails()[0].code();
+    let reply = send(
+        &env.app,
+        ApiRequest::get(&format!("/api/v1/validations/verify-email/{code}"))
+            .header("accept", "application/json"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let status = send(
+        &env.app,
+        ApiRequest::get(&format!("/api/v1/organisations/{slug}/validation-status")).by(&user),
+    )
+    .await;
+    assert!(
+        status.body["contactEmailVerifiedAt"].is_string(),
+        "{}",
+        status.body
+    );
+}
+
+/// `Idempotency-Key` handling never parses (or looks up) a body larger than the body limit:
+/// the 64 KiB check comes first, so a request with a key and a huge body costs no parse and no
+/// DynamoDB round trip before its 400.
+#[tokio::test]
+async fn an_idempotency_key_never_parses_a_body_over_the_limit() {
+    let env = TestEnv::new().await;
+    let user = TestUser::new("huge");
+    let mut body = create_body("Huge Co");
+    body["padding"] = json!("x".repeat(shared::http::MAX_BODY_BYTES));
+    env.round_trips.reset();
+    let reply = send(
+        &env.app,
+        ApiRequest::post("/api/v1/organisations")
+            .by(&user)
+            .header("Idempotency-Key", "huge-1")
+            .json(body),
+    )
+    .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.message().contains("larger than"), "{}", reply.body);
+    assert_eq!(
+        env.round_trips.get(),
+        0,
+        "nothing read for an oversized body"
+    );
 }

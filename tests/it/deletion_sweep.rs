@@ -1,4 +1,4 @@
-//! Deletion that always finishes (issue 15): a DELETE whose sweep fails half-way, or a partition
+//! Deletion that always finishes: a DELETE whose sweep fails half-way, or a partition
 //! too large for one run, is finished by the scheduled purge sweeper (`functions/purge-sweeper`),
 //! chunk by chunk; the slug is freed only once the partition is empty, and at no point does a
 //! former member read anything of the deleted organisation.

@@ -12,8 +12,9 @@ use shared::domain::activity::{ActivityEvent, ActivityType, Actor};
 use shared::domain::change::{member_writes, Change, Profile, Record, Write};
 use shared::domain::member::{KubernetesRole, Member, Role};
 use shared::domain::organisation::{Organisation, OrganisationName, OrganisationType};
-use shared::domain::records::{EmailCode, IdentityLookup};
+use shared::domain::records::IdentityLookup;
 use shared::domain::vat::VatNumber;
+use shared::domain::verification::EmailCode;
 use shared::domain::verification::{code_hash, EmailKind, ViesAnswer};
 use shared::domain::{Email, Slug, Subject};
 use shared::routes::ROUTES;
@@ -46,6 +47,8 @@ const REPLAY: &[(&str, u16)] = &[
     // resend of the contact address would have replaced.
     ("resend-verification-email", 202),
     ("verify-email", 200),
+    // A browser's POST of the same link (the confirmation page's button): already verified.
+    ("confirm-email", 200),
     ("get-quotas", 200),
     ("get-compute-information", 200),
     // The caller of these two is olga, a platform operator (her claims carry the scope
@@ -91,6 +94,8 @@ async fn seed(env: &TestEnv) {
         verification: Default::default(),
         vat_next_check_at: None,
         profile_writes: 0,
+        mails_sent: Default::default(),
+        vat_changes: Vec::new(),
     };
     organisation.set_vat_number(Some(&VatNumber::parse("NL004495445B01").unwrap()), now);
     organisation.record_vies_answer(

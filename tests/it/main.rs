@@ -3,11 +3,17 @@
 
 mod activity;
 mod authorisation;
+mod budgets;
 mod contract;
 mod conveniences;
 mod deletion_sweep;
+mod deploy;
+mod doc_examples;
 mod event_publisher;
 mod fixtures;
+mod least_privilege;
+mod log_level;
+mod mail_budgets;
 mod members;
 mod memberships;
 mod metrics;
@@ -18,5 +24,6 @@ mod plans;
 mod platform_events;
 mod resend;
 mod resources;
+mod unavailable;
 mod validation;
 mod vat_revalidation;

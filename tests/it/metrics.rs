@@ -493,3 +493,69 @@ fn the_template_names_the_namespace_and_alarms_on_metrics_the_functions_write() 
     assert!(read.contains(&("ViesAnswers", "unavailable")));
     assert!(read.contains(&("Mails", "failed")));
 }
+
+/// An event whose `account` is not one of `PLATFORM_EVENT_PRODUCER_ACCOUNTS` is refused unread:
+/// reported as failed (so it ends in the dead-letter queue), counted as `foreign-account`,
+/// logged at WARN with no personal data, and nothing of it is applied; the producers' events
+/// of the same batch are.
+#[tokio::test]
+async fn platform_events_from_other_accounts_are_refused() {
+    let logs = api_tests::logs::captured();
+    let mut env = TestEnv::new().await;
+    let admin = TestUser::new("accounts");
+    let slug = create_organisation(&env.app, &admin, "Foreign Account", "BUSINESS").await;
+    env.app.platform_event_producer_accounts = Some(vec!["123456789012".to_owned()]);
+    let attach = |id: &str| {
+        event(
+            EventKind::PaymentMethodAttached,
+            &slug,
+            "2026-11-28T12:00:00Z",
+            json!({"paymentMethodId": id}),
+        )
+    };
+    let mut foreign: Value = serde_json::from_str(&attach("pm-foreign")).unwrap();
+    foreign["account"] = json!("999988887777");
+    let mut unnamed: Value = serde_json::from_str(&attach("pm-unnamed")).unwrap();
+    unnamed.as_object_mut().unwrap().remove("account");
+    let ((failed, ids), documents) = emitted(deliver_bodies(
+        &env.app,
+        [
+            foreign.to_string(),
+            unnamed.to_string(),
+            attach("pm-producer"),
+        ],
+    ))
+    .await;
+    assert_eq!(failed, [ids[0].clone(), ids[1].clone()]);
+    assert_eq!(
+        total(
+            &documents,
+            "PlatformEvents",
+            &[("Outcome", "foreign-account")]
+        ),
+        2
+    );
+    assert_eq!(
+        total(&documents, "PlatformEvents", &[("Outcome", "applied")]),
+        1
+    );
+    let ledger = api_tests::platform::ledger(&env, &slug).await;
+    assert_eq!(
+        ledger.payment_methods.keys().collect::<Vec<_>>(),
+        ["pm-producer"],
+        "nothing of the refused events is applied"
+    );
+    let warned: Vec<Value> = logs
+        .lines()
+        .into_iter()
+        .filter(|l| l["fields"]["message_id"] == ids[0].as_str())
+        .collect();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0]["level"], "WARN");
+    assert_eq!(warned[0]["fields"]["account"], "999988887777");
+    let line = warned[0].to_string();
+    assert!(
+        !line.contains(&slug) && !line.contains("pm-foreign"),
+        "{line}"
+    );
+}

@@ -1,5 +1,5 @@
 //! What an operator who is paged finds in the logs: every line of an invocation carries the
-//! invocation's ids (issue 15, "Logs").
+//! invocation's ids.
 
 use api_tests::{create_organisation, send, ApiRequest, TestEnv, TestUser};
 use serde_json::{json, Value};

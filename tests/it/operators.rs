@@ -547,6 +547,65 @@ async fn only_operators_whatever_their_memberships() {
     assert_eq!(patch(&env, &identity, &operator, body).await.status, 200);
 }
 
+/// Scopes are granted per app client, groups per user: a customer who adds the operator scope
+/// to their own authorize request is no operator, and neither is a group member whose token
+/// (another client's) lacks the scope. Both are needed, in an authorizer's claims and in a
+/// local token, and a `groups` claim (list or space-separated) counts as `cognito:groups` does.
+#[tokio::test]
+async fn operators_need_the_scope_and_the_group() {
+    let env = TestEnv::new().await;
+    let admin = TestUser::new("admin");
+    let (slug, identity) = organisation(&env, &admin, "Group Check", "BUSINESS").await;
+    let operator = TestUser::operator("olga");
+    let body = json!({"organisationType": "ENTERPRISE"});
+
+    let scope_only = TestUser {
+        groups: None,
+        ..operator.clone()
+    };
+    let group_only = TestUser {
+        scope: Some("openid email".into()),
+        ..operator.clone()
+    };
+    let other_group = TestUser {
+        groups: Some(vec!["customers".into(), "organisations-operators-x".into()]),
+        ..operator.clone()
+    };
+    for user in [&scope_only, &group_only, &other_group] {
+        let reply = get(&env, &identity, user).await;
+        assert_eq!(reply.status, 403, "{user:?}: {}", reply.body);
+        assert_eq!(patch(&env, &identity, user, body.clone()).await.status, 403);
+        let by_token = ApiRequest::get(&admin_path(&identity)).bearer(&user.token(300));
+        assert_eq!(send(&env.app, by_token).await.status, 403, "{user:?}");
+    }
+    assert_eq!(customer(&env, &slug, "", &admin).await["type"], "BUSINESS");
+
+    // The group in a `groups` claim: a space-separated string, or a list in a local token.
+    let mut event = ApiRequest::get(&admin_path(&identity))
+        .by(&scope_only)
+        .event();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["groups"] =
+        json!("customers organisations-operators");
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    assert_eq!(api_tests::dispatch(&env.app, request).await.status, 200);
+    // The group is configuration (OPERATOR_GROUP).
+    let mut app = env.app.clone();
+    app.operator_group = "platform-admins".into();
+    let reply = send(&app, ApiRequest::get(&admin_path(&identity)).by(&operator)).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+    let renamed = TestUser {
+        groups: Some(vec!["platform-admins".into()]),
+        ..operator.clone()
+    };
+    let reply = send(
+        &app,
+        ApiRequest::get(&admin_path(&identity)).bearer(&renamed.token(300)),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(patch(&env, &identity, &operator, body).await.status, 200);
+}
+
 #[tokio::test]
 async fn unknown_identities_are_404_and_malformed_ones_400() {
     let env = TestEnv::new().await;

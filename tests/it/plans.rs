@@ -166,28 +166,6 @@ async fn creates_per_user_stop_at_the_limit_even_when_concurrent() {
 }
 
 #[tokio::test]
-async fn verification_mails_per_address_are_capped_across_organisations() {
-    let env = TestEnv::new().await;
-    let shared_address = format!("target-{}@plans.example", uuid::Uuid::new_v4().simple());
-    for i in 0..7 {
-        let reply = send(
-            &env.app,
-            ApiRequest::post("/api/v1/organisations")
-                .by(&TestUser::new(&format!("sender{i}")))
-                .json(body(&format!("Mailer {i}"), "BUSINESS", &shared_address)),
-        )
-        .await;
-        assert_eq!(reply.status, 200, "changes still succeed: {}", reply.body);
-    }
-    let to_target = env
-        .mails()
-        .into_iter()
-        .filter(|m| m.to == shared_address)
-        .count();
-    assert_eq!(to_target, 5, "five per hour, the rest suppressed");
-}
-
-#[tokio::test]
 async fn the_last_joined_admin_stays_whatever_admin_invitations_exist() {
     let env = TestEnv::new().await;
     let owner = TestUser::new("owner");

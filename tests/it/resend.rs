@@ -6,9 +6,9 @@ use api_tests::{send, ApiRequest, Reply, TestEnv, TestUser};
 use chrono::{Duration, Utc};
 use serde_json::{json, Value};
 use shared::domain::activity::{ActivityEvent, ActivityType, Actor};
+use shared::domain::budgets::SentMail;
 use shared::domain::change::Change;
 use shared::domain::organisation::OrganisationName;
-use shared::domain::records::MailLog;
 use shared::domain::verification::address_hash;
 use shared::domain::{Email, Slug};
 use shared::storage::StoreError;
@@ -67,21 +67,21 @@ async fn verify(env: &TestEnv, code: &str) -> Reply {
     .await
 }
 
-/// Rewrites the address's mail log as if its mails went `sent` ago (most recent last).
-async fn mails_went(env: &TestEnv, address: &str, sent: &[Duration]) {
+/// Rewrites the organisation's record of its mails to `address` as if they went `sent` ago.
+async fn mails_went(env: &TestEnv, slug: &str, address: &str, sent: &[Duration]) {
     let now = Utc::now();
     let hash = address_hash(&Email::parse("e", address).unwrap());
-    let stored = env.store().mail_log(&hash).await.unwrap();
-    let log = MailLog {
-        address_hash: hash,
-        sent_at: sent.iter().map(|ago| now - *ago).collect(),
-        version: stored.version + 1,
-        expires_at: (now + Duration::hours(2)).timestamp(),
-    };
-    env.store()
-        .seed(&log, &Slug::parse("unused").unwrap())
-        .await
-        .unwrap();
+    let slug = Slug::parse(slug).unwrap();
+    let mut organisation = env.store().organisation(&slug).await.unwrap().unwrap();
+    organisation.mails_sent.0.retain(|m| m.to != hash);
+    organisation
+        .mails_sent
+        .0
+        .extend(sent.iter().map(|ago| SentMail {
+            to: hash.clone(),
+            at: now - *ago,
+        }));
+    env.store().seed(&organisation, &slug).await.unwrap();
 }
 
 fn retry_after(reply: &Reply) -> u64 {
@@ -101,7 +101,7 @@ async fn a_resend_replaces_the_code_and_mails_the_new_one() {
     let admin = TestUser::new("resender");
     let slug = create(&env, &admin, "Resend Org").await;
     let old = env.mails()[0].code();
-    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    mails_went(&env, &slug, CONTACT, &[Duration::seconds(61)]).await;
 
     let reply = resend(&env, &admin, &slug, "CONTACT").await;
     assert_eq!(reply.status, 202, "{}", reply.body);
@@ -125,7 +125,7 @@ async fn a_resend_replaces_the_code_and_mails_the_new_one() {
     assert_eq!(verified.body["emailAddress"], CONTACT);
 
     // Verified now: nothing to resend.
-    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    mails_went(&env, &slug, CONTACT, &[Duration::seconds(61)]).await;
     let again = resend(&env, &admin, &slug, "CONTACT").await;
     assert_eq!(again.status, 400, "{}", again.body);
     assert!(again.body["details"][0]
@@ -151,7 +151,13 @@ async fn the_billing_address_is_resent_and_a_missing_one_is_400() {
     )
     .await;
     let first = env.mails()[1].code();
-    mails_went(&env, "billing@resend.example", &[Duration::seconds(90)]).await;
+    mails_went(
+        &env,
+        &slug,
+        "billing@resend.example",
+        &[Duration::seconds(90)],
+    )
+    .await;
     let reply = resend(&env, &admin, &slug, "BILLING").await;
     assert_eq!(reply.status, 202, "{}", reply.body);
     let mails = env.mails();
@@ -171,7 +177,7 @@ async fn one_resend_a_minute_per_address() {
     assert_eq!(early.status, 429, "{}", early.body);
     assert!((1..=60).contains(&retry_after(&early)));
 
-    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    mails_went(&env, &slug, CONTACT, &[Duration::seconds(61)]).await;
     assert_eq!(resend(&env, &admin, &slug, "CONTACT").await.status, 202);
     let second = resend(&env, &admin, &slug, "CONTACT").await;
     assert_eq!(second.status, 429, "{}", second.body);
@@ -191,7 +197,7 @@ async fn a_resend_counts_towards_the_hourly_cap() {
     let slug = create(&env, &admin, "Capped Org").await;
     // Five mails in the last hour, the oldest 50 minutes ago, the newest 2 minutes ago.
     let minutes = [50, 40, 30, 10, 2].map(Duration::minutes);
-    mails_went(&env, CONTACT, &minutes).await;
+    mails_went(&env, &slug, CONTACT, &minutes).await;
     let capped = resend(&env, &admin, &slug, "CONTACT").await;
     assert_eq!(capped.status, 429, "{}", capped.body);
     let wait = retry_after(&capped);
@@ -199,10 +205,16 @@ async fn a_resend_counts_towards_the_hourly_cap() {
     assert_eq!(env.mails().len(), 1, "nothing sent");
 
     // Four in the hour: the resend takes the fifth place, and counts.
-    mails_went(&env, CONTACT, &minutes[1..]).await;
+    mails_went(&env, &slug, CONTACT, &minutes[1..]).await;
     assert_eq!(resend(&env, &admin, &slug, "CONTACT").await.status, 202);
     let hash = address_hash(&Email::parse("e", CONTACT).unwrap());
-    assert_eq!(env.store().mail_log(&hash).await.unwrap().sent_at.len(), 5);
+    let organisation = env
+        .store()
+        .organisation(&Slug::parse(&slug).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(organisation.mails_sent.to_address(&hash, Utc::now()).0, 5);
 }
 
 #[tokio::test]
@@ -210,7 +222,7 @@ async fn only_admins_resend() {
     let env = TestEnv::new().await;
     let admin = TestUser::new("owner");
     let slug = create(&env, &admin, "Admins Only Org").await;
-    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    mails_went(&env, &slug, CONTACT, &[Duration::seconds(61)]).await;
     let developer = TestUser::new("dev");
     let added = send(
         &env.app,
@@ -240,7 +252,7 @@ async fn a_bad_body_is_400_naming_the_field() {
     let env = TestEnv::new().await;
     let admin = TestUser::new("sloppy");
     let slug = create(&env, &admin, "Sloppy Org").await;
-    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    mails_went(&env, &slug, CONTACT, &[Duration::seconds(61)]).await;
     for (body, detail) in [
         (
             json!({"emailType": "PERSONAL"}),
@@ -279,7 +291,7 @@ async fn a_retried_resend_with_its_idempotency_key_is_replayed_and_mails_once() 
     let env = TestEnv::new().await;
     let admin = TestUser::new("retrier");
     let slug = create(&env, &admin, "Retry Resend Org").await;
-    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    mails_went(&env, &slug, CONTACT, &[Duration::seconds(61)]).await;
     let request = || {
         resend_request(&slug, json!({"emailType": "CONTACT"}))
             .by(&admin)
@@ -321,7 +333,7 @@ async fn a_change_decided_before_a_resend_reads_again_and_the_resent_code_works(
         .await
         .unwrap()
         .unwrap();
-    mails_went(&env, CONTACT, &[Duration::seconds(61)]).await;
+    mails_went(&env, &slug, CONTACT, &[Duration::seconds(61)]).await;
     let resent = resend(&env, &admin, &slug, "CONTACT").await;
     assert_eq!(resent.status, 202, "{}", resent.body);
     let new = env.mails()[1].code();
@@ -329,7 +341,6 @@ async fn a_change_decided_before_a_resend_reads_again_and_the_resent_code_works(
     // A PATCH that read the profile before the resend, writing only now.
     let mut renamed = stale.clone();
     renamed.name = OrganisationName::parse("n", "Renamed Org").unwrap();
-    renamed.revision = stale.revision + 1;
     let event = ActivityEvent::new(
         ActivityType::OrganisationUpdated,
         Actor::system(),
@@ -338,7 +349,7 @@ async fn a_change_decided_before_a_resend_reads_again_and_the_resent_code_works(
     );
     let written = env
         .store()
-        .write(&Change::update(renamed, stale.revision, event))
+        .write(&Change::update(&stale, renamed, event))
         .await;
     assert!(matches!(written, Err(StoreError::Conflict)), "{written:?}");
 

@@ -152,7 +152,7 @@ async fn bad_codes_change_nothing() {
 
     // An expired code (TTL deletion is lazy) is refused even while it is still stored.
     let expired = "B".repeat(43);
-    let record = shared::domain::records::EmailCode {
+    let record = shared::domain::verification::EmailCode {
         code_hash: shared::domain::verification::code_hash(&expired),
         slug: shared::domain::Slug::parse(&slug).unwrap(),
         kind: shared::domain::verification::EmailKind::Contact,
@@ -272,9 +272,17 @@ async fn vat_numbers_are_normalised_and_checked_offline() {
 #[tokio::test]
 async fn vies_answers_decide_the_vat_status() {
     let vies = FakeVies::start().await;
-    let env = TestEnv::new()
+    let mut env = TestEnv::new()
         .await
         .with_vies(&vies, Duration::from_millis(500));
+    // Seven faults in a row, each of which must reach VIES: no pause after five here
+    // (tests/it/budgets.rs tests the pause).
+    let client = env.app.vies.take().unwrap().with_limits(
+        shared::vies::MAX_CONCURRENT_CALLS,
+        u32::MAX,
+        shared::vies::PAUSE,
+    );
+    env.app.vies = Some(client);
     let admin = TestUser::new("vies");
     let cases = [
         ("NL004495445B01", None, "VERIFIED", true),

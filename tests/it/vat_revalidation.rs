@@ -445,3 +445,63 @@ async fn more_due_than_a_chunk_are_all_checked_and_a_deadline_leaves_the_rest_du
         .unwrap();
     assert_eq!((third.seen, third.checked), (0, 0));
 }
+
+/// The ETag changes whenever any field of the organisation body does: a re-validation that
+/// finds the number valid again keeps the revision but rewrites `vatCodeValidatedAt`, and a
+/// client holding the old tag gets the new body (200), never a stale 304.
+#[tokio::test]
+async fn a_revalidation_that_rewrites_the_body_changes_the_etag() {
+    let vies = FakeVies::start().await;
+    let env = TestEnv::new()
+        .await
+        .with_vies(&vies, Duration::from_secs(2));
+    let admin = TestUser::new("etag-vat");
+    let slug = create(&env, &admin, "Etag Vat", "NL004495445B01").await;
+    let path = format!("/api/v1/organisations/{slug}");
+    let first = send(&env.app, ApiRequest::get(&path).by(&admin)).await;
+    assert_eq!(first.status, 200);
+    let tag = first.headers["etag"].to_str().unwrap().to_owned();
+    let validated_at = first.body["vatCodeValidatedAt"].clone();
+    assert!(validated_at.is_string(), "{}", first.body);
+    let unchanged = send(
+        &env.app,
+        ApiRequest::get(&path)
+            .by(&admin)
+            .header("if-none-match", &tag),
+    )
+    .await;
+    assert_eq!(unchanged.status, 304);
+
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    make_due(
+        &env,
+        &slug,
+        chrono::Utc::now() - chrono::Duration::minutes(1),
+    )
+    .await;
+    let report = vat_revalidation::run(&env.app, chrono::Utc::now(), far_future())
+        .await
+        .unwrap();
+    assert_eq!(report.checked, 1, "{report:?}");
+    let again = send(
+        &env.app,
+        ApiRequest::get(&path)
+            .by(&admin)
+            .header("if-none-match", &tag),
+    )
+    .await;
+    assert_eq!(again.status, 200, "a stale copy was served as current");
+    assert_ne!(again.body["vatCodeValidatedAt"], validated_at);
+    let new_tag = again.headers["etag"].to_str().unwrap().to_owned();
+    assert_ne!(new_tag, tag);
+    // A PATCH under the old tag is refused: the body changed since it was read.
+    let stale = send(
+        &env.app,
+        ApiRequest::patch(&path)
+            .by(&admin)
+            .header("if-match", &tag)
+            .json(json!({"organisationName": "Etag Vat Two"})),
+    )
+    .await;
+    assert_eq!(stale.status, 412, "{}", stale.body);
+}

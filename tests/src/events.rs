@@ -17,6 +17,8 @@ pub struct TestUser {
     pub username: String,
     /// The token's `scope` claim (space-separated), if any.
     pub scope: Option<String>,
+    /// The token's `cognito:groups` claim, if any.
+    pub groups: Option<Vec<String>>,
 }
 
 impl TestUser {
@@ -29,13 +31,16 @@ impl TestUser {
             username: name.to_owned(),
             sub,
             scope: None,
+            groups: None,
         }
     }
 
-    /// A platform operator: the token carries the `organisations/operator` scope.
+    /// A platform operator: the token carries the `organisations/operator` scope and the
+    /// operator group in `cognito:groups`.
     pub fn operator(name: &str) -> Self {
         Self {
             scope: Some(shared::domain::OPERATOR_SCOPE.to_owned()),
+            groups: Some(vec![shared::app::DEFAULT_OPERATOR_GROUP.to_owned()]),
             ..Self::new(name)
         }
     }
@@ -57,6 +62,13 @@ impl TestUser {
         if let Some(scope) = &self.scope {
             claims.insert("scope".to_owned(), scope.clone());
         }
+        // A list claim as the HttpApi authorizer passes it: `[a b]`.
+        if let Some(groups) = &self.groups {
+            claims.insert(
+                "cognito:groups".to_owned(),
+                format!("[{}]", groups.join(" ")),
+            );
+        }
         claims
     }
 
@@ -68,6 +80,7 @@ impl TestUser {
             "email_verified": self.email_verified,
             "preferred_username": self.username,
             "scope": self.scope,
+            "cognito:groups": self.groups,
             "exp": chrono::Utc::now().timestamp() + ttl_seconds,
         });
         jsonwebtoken::encode(
@@ -91,6 +104,8 @@ pub struct ApiRequest {
     claims: Option<HashMap<String, String>>,
     /// API Gateway's route key: `$default` (what `make dev` gives) unless set.
     route_key: Option<String>,
+    /// `requestContext.domainName` and `stage`: `localhost` and `$default` unless set.
+    served_at: Option<(String, String)>,
 }
 
 impl ApiRequest {
@@ -104,6 +119,7 @@ impl ApiRequest {
             body: None,
             claims: None,
             route_key: None,
+            served_at: None,
         }
     }
 
@@ -152,6 +168,12 @@ impl ApiRequest {
         self
     }
 
+    /// As API Gateway fills `requestContext` for a request to `domain_name`, stage `stage`.
+    pub fn served_at(mut self, domain_name: &str, stage: &str) -> Self {
+        self.served_at = Some((domain_name.to_owned(), stage.to_owned()));
+        self
+    }
+
     /// The API Gateway v2 event JSON.
     pub fn event(&self) -> Value {
         let mut context = json!({
@@ -172,6 +194,12 @@ impl ApiRequest {
             "time": "28/Nov/2026:12:00:00 +0000",
             "timeEpoch": 1_795_867_200_000_i64
         });
+        if let Some((domain_name, stage)) = &self.served_at {
+            context["domainName"] = Value::from(domain_name.as_str());
+            context["domainPrefix"] =
+                Value::from(domain_name.split('.').next().unwrap_or_default());
+            context["stage"] = Value::from(stage.as_str());
+        }
         if let Some(claims) = &self.claims {
             context["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
         }

@@ -68,6 +68,12 @@ impl Intercept for TransactionConflicts {
     }
 }
 
+/// A loopback server that answers every request as DynamoDB answers a transaction conflict
+/// (`TransactionCanceledException`, reason `TransactionConflict`); its base URL.
+pub async fn transaction_conflict_server() -> String {
+    error_server(400, CONFLICT_BODY).await
+}
+
 /// A loopback server that answers every request as DynamoDB answers an error: `status`, `body`.
 async fn error_server(status: u16, body: &'static str) -> String {
     serve(move |_| {
@@ -91,12 +97,19 @@ fn divert(
         .headers()
         .get("x-amz-target")
         .and_then(|target| target.rsplit('.').next())
-        == Some(operation);
+        == Some(operation)
+        || operation == "*";
     if calls && fail() {
         request.set_uri(format!("{address}/").as_str())?;
     }
     Ok(())
 }
+
+/// What DynamoDB answers (HTTP 400) when it throttles a request: the error types of the
+/// DynamoDB API reference ("Common errors", and each operation's errors).
+pub const THROTTLING: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
+pub const PROVISIONED_THROUGHPUT_EXCEEDED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#;
+pub const REQUEST_LIMIT_EXCEEDED: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#RequestLimitExceeded","message":"Throughput exceeds the current throughput limit for your account."}"#;
 
 /// What DynamoDB answers when it fails a request on its side (HTTP 500; the SDK retries it, up to
 /// its attempts, then gives up).
@@ -117,12 +130,23 @@ pub struct FailAfter {
 
 impl FailAfter {
     pub async fn start(operation: &'static str, pass: usize) -> Self {
+        Self::answering(operation, pass, 500, INTERNAL_ERROR_BODY).await
+    }
+
+    /// The same, answering `status` with `body` (e.g. [`THROTTLING`] with 400); `operation`
+    /// `"*"` fails every operation.
+    pub async fn answering(
+        operation: &'static str,
+        pass: usize,
+        status: u16,
+        body: &'static str,
+    ) -> Self {
         Self {
             operation,
             passes_left: Arc::new(AtomicUsize::new(pass)),
             armed: Arc::new(std::sync::atomic::AtomicBool::new(true)),
             failed: Arc::new(AtomicUsize::new(0)),
-            address: error_server(500, INTERNAL_ERROR_BODY).await,
+            address: error_server(status, body).await,
         }
     }
 

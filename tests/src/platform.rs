@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use shared::domain::ledger::ResourceLedger;
 use shared::domain::platform::EventKind;
 use shared::domain::Slug;
-use shared::events::SqsEvent;
+use shared::platform_events::SqsEvent;
 use shared::storage::entities::from_item;
 use shared::storage::keys::Key;
 use shared::App;

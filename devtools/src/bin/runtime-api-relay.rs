@@ -12,9 +12,9 @@
 //! connection is never closed under a pending body, and the function's next request reaches the
 //! emulator on the connection that carried the response.
 //!
-//! runtime-api-relay <port> <upstream host:port> [<pid>]
+//! `runtime-api-relay <port> <upstream host:port> [<pid>]`
 //!
-//! Listens on 127.0.0.1:<port>; with a pid, exits when that process is gone. `scripts/watch.sh`
+//! Listens on `127.0.0.1:<port>`; with a pid, exits when that process is gone. `scripts/watch.sh`
 //! starts it beside `cargo lambda watch` and points the functions at it (`scripts/lambda-runner.sh`).
 
 use std::collections::HashMap;

@@ -2,7 +2,7 @@
 #![recursion_limit = "256"]
 
 use lambda_runtime::{Error, LambdaEvent};
-use shared::events::SqsEvent;
+use shared::platform_events::SqsEvent;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

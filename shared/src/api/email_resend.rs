@@ -6,14 +6,16 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
+use crate::api::idempotency::{Begun, Guard, Idempotency};
 use crate::api::validation::mail_challenge;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
-use crate::domain::resend::{self, ResendBody};
-use crate::domain::verification::{address_hash, EmailKind};
+use crate::domain::decisions::{self, Limits, ResendBody};
+use crate::domain::organisation::Organisation;
+use crate::domain::verification::{EmailChallenge, EmailKind};
+use crate::domain::{Caller, Slug};
 use crate::error::ApiError;
-use crate::http::read_body;
+use crate::http::{accepted, read_body};
 use crate::routes::PathParams;
 
 pub async fn resend(
@@ -23,49 +25,53 @@ pub async fn resend(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
+    };
     let kind: EmailKind = read_body::<ResendBody, _>(request)?;
-    let store = &app.store;
-    // Boxed: the read nests the authorisation's own read loop, a large future.
-    let resent = Box::pin(store.decide_and_write(
-        // The organisation (authorising the caller), then the mail log of its address.
-        |_| async {
-            let access = store
-                .read_authorised::<ApiError>(
-                    &slug,
-                    &caller,
-                    Permission::Administer,
-                    Reads::default(),
-                )
-                .await?;
-            let email = resend::unverified_address(&access, kind)?;
-            let log = store.mail_log(&address_hash(email)).await?;
-            Ok(Some((access, log)))
-        },
-        |(access, log)| {
+    let mut limits = Limits {
+        budgets: app.budgets,
+        address_capped: false,
+    };
+    let mut resent = issue(app, &slug, &caller, kind, limits, &guard).await;
+    if let Err(ApiError::Refused(Refusal::AddressMailCap)) = resent {
+        // The address's counter across organisations is full: decided again, it is a 429.
+        limits.address_capped = true;
+        resent = issue(app, &slug, &caller, kind, limits, &guard).await;
+    }
+    if let Ok((organisation, challenge)) = &resent {
+        mail_challenge(app, organisation, challenge).await;
+        tracing::info!(%slug, kind = ?kind, "verification mail resent");
+    }
+    guard.finish(app, resent.map(|_| accepted())).await
+}
+
+/// One read (the organisation, authorising the caller; its profile records the mails it sent),
+/// the decision, one transaction.
+async fn issue(
+    app: &App,
+    slug: &Slug,
+    caller: &Caller,
+    kind: EmailKind,
+    limits: Limits,
+    guard: &Guard,
+) -> Result<(Organisation, EmailChallenge), ApiError> {
+    let reads = Reads::default();
+    access::apply(
+        &app.store,
+        slug,
+        caller,
+        Permission::Administer,
+        reads,
+        |access| {
             let now = Utc::now();
-            let decision = resend::resend(&access, kind, &log, now)?;
-            let answer = idempotency
-                .iter()
-                .map(|i| i.record(StatusCode::ACCEPTED, "", now));
+            let decision = decisions::resend(access, kind, limits, now)?;
+            let answer = guard.answer(StatusCode::ACCEPTED, "", now);
             let change = decision.change.map(|c| c.with_all(answer));
-            let outcome = (access.organisation, decision.outcome);
+            let outcome = (access.organisation.clone(), decision.outcome);
             Ok::<_, ApiError>(Decision { change, outcome })
         },
-    ))
-    .await;
-    let (organisation, challenge) = match resent {
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            return idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        other => other?,
-    };
-    mail_challenge(app, &organisation, &challenge).await;
-    tracing::info!(%slug, kind = ?kind, "verification mail resent");
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::ACCEPTED;
-    Ok(response)
+    )
+    .await
 }

@@ -14,6 +14,7 @@ use crate::domain::change::{Record, Write};
 use crate::domain::records::IdempotencyRecord;
 use crate::domain::{Caller, FieldError};
 use crate::error::ApiError;
+use crate::http::MAX_BODY_BYTES;
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
@@ -68,6 +69,12 @@ impl Idempotency {
             Body::Binary(bytes) => bytes,
             _ => &[],
         };
+        // The body limit comes first: a body the handler would refuse is never parsed here.
+        if body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::bad_request(format!(
+                "The request body is larger than {MAX_BODY_BYTES} bytes."
+            )));
+        }
         // The same JSON however it is spaced or ordered is the same request.
         let canonical = serde_json::from_slice::<serde_json::Value>(body)
             .map(|v| v.to_string().into_bytes())
@@ -96,9 +103,63 @@ impl Idempotency {
     }
 }
 
+/// What [`Idempotency::begin`] found: the first answer to replay, or the go-ahead.
+#[derive(Debug)]
+pub enum Begun {
+    /// The request was made before: this is its first answer (`Idempotent-Replayed: true`).
+    Replay(Response<Body>),
+    /// A first request (or one without a key): go on, and end with [`Guard::finish`].
+    Proceed(Guard),
+}
+
+/// A request under way with its key (if it has one): its answer is recorded in the change's
+/// own transaction ([`Guard::answer`]), and [`Guard::finish`] turns a lost race into the
+/// winner's answer.
+#[derive(Debug)]
+pub struct Guard {
+    key: Option<Idempotency>,
+}
+
+impl Idempotency {
+    /// The one step every POST that takes an `Idempotency-Key` starts with: 400 for a bad key,
+    /// 422 for a key used with another body, the recorded answer for a repeat, else a
+    /// [`Guard`] to proceed with.
+    pub async fn begin(app: &App, request: &Request, caller: &Caller) -> Result<Begun, ApiError> {
+        let key = Self::of(request, caller)?;
+        match replay(app, key.as_ref()).await? {
+            Some(response) => Ok(Begun::Replay(response)),
+            None => Ok(Begun::Proceed(Guard { key })),
+        }
+    }
+}
+
+impl Guard {
+    /// The record of the answer (`status`, `body`) to write with the change, when the request
+    /// has a key.
+    pub fn answer(&self, status: StatusCode, body: &str, now: DateTime<Utc>) -> Option<Write> {
+        self.key.as_ref().map(|key| key.record(status, body, now))
+    }
+
+    /// The request's answer: `outcome` as it is, unless the change lost the race to a
+    /// duplicate of this request (its key's record was written first), which is answered with
+    /// the duplicate's answer.
+    pub async fn finish(
+        self,
+        app: &App,
+        outcome: Result<Response<Body>, ApiError>,
+    ) -> Result<Response<Body>, ApiError> {
+        match outcome {
+            Err(ApiError::Refused(crate::domain::change::Refusal::IdempotencyKeyUsed)) => {
+                replay_after_race(app, self.key.as_ref()).await
+            }
+            other => other,
+        }
+    }
+}
+
 /// The recorded answer to this key, replayed; `None` when there is none (or it expired); 422
 /// when the key was used with another body.
-pub async fn replay(
+async fn replay(
     app: &App,
     idempotency: Option<&Idempotency>,
 ) -> Result<Option<Response<Body>>, ApiError> {
@@ -139,7 +200,7 @@ pub async fn replay(
 
 /// After a commit refused for [`crate::domain::change::Refusal::IdempotencyKeyUsed`]: the
 /// first request's answer, or 409 while it is somehow not readable yet.
-pub async fn replay_after_race(
+async fn replay_after_race(
     app: &App,
     idempotency: Option<&Idempotency>,
 ) -> Result<Response<Body>, ApiError> {

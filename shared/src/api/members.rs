@@ -1,18 +1,19 @@
 //! `GET .../me`, `GET|POST .../members`, `DELETE .../members/{memberIdentity}`.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
-use crate::api::memberships::send_invitation;
+use crate::api::idempotency::{Begun, Guard, Idempotency};
+use crate::api::memberships::{invitation_suppressed, mail_invitation};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
-use crate::domain::decisions;
-use crate::domain::member::{AddMemberBody, MemberResponse, MemberSort, NewMember};
-use crate::domain::memberships::{invitation_terms, may_invite, MemberListItem};
-use crate::domain::FieldError;
+use crate::domain::decisions::{self, Limits};
+use crate::domain::member::{AddMemberBody, Member, MemberResponse, MemberSort, NewMember};
+use crate::domain::memberships::{self, invitation_terms, may_invite, MemberListItem};
+use crate::domain::organisation::Organisation;
+use crate::domain::{Caller, FieldError, Slug};
 use crate::error::ApiError;
 use crate::http::{no_content, ok_empty, ok_json, read_body};
 use crate::paging::{Direction, Page, PageRequest};
@@ -50,22 +51,34 @@ pub async fn list(
         .any(|m| m.subject.as_ref() == Some(&caller.subject));
     if !is_member {
         // Not found by subject: 404/403, or an invitation to claim first.
-        app.store
-            .read_authorised::<ApiError>(&slug, &caller, Permission::Read, Reads::default())
-            .await?;
+        access::read_authorised::<ApiError>(
+            &app.store,
+            &slug,
+            &caller,
+            Permission::Read,
+            Reads::default(),
+        )
+        .await?;
         members = app.store.members(&slug).await?;
     }
     page.sort
         .sort(&mut members, page.direction == Direction::Desc);
-    let total = members.len() as u64;
-    let now = Utc::now();
-    let content: Vec<MemberListItem<'_>> = members
+    ok_json(&page_of(&members, &page, Utc::now()))
+}
+
+/// The page `page` asks for of the sorted `members`.
+fn page_of<'a>(
+    members: &'a [Member],
+    page: &PageRequest<MemberSort>,
+    now: DateTime<Utc>,
+) -> Page<MemberListItem<'a>> {
+    let content = members
         .iter()
         .skip(usize::try_from(page.offset()).unwrap_or(usize::MAX))
         .take(page.size as usize)
         .map(|member| MemberListItem::new(member, now))
         .collect();
-    ok_json(&Page::new(content, &page, total))
+    Page::new(content, page, members.len() as u64)
 }
 
 pub async fn add(
@@ -75,51 +88,96 @@ pub async fn add(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
+    };
     let new: NewMember = read_body::<AddMemberBody, _>(request)?;
     let now = Utc::now();
     let mut member = new.invitation(Uuid::new_v4(), now);
     member.invitation = Some(invitation_terms(now, app.invitation_ttl_days));
-    let email = member
-        .email
-        .as_ref()
-        .map(|e| e.as_str())
-        .unwrap_or_default();
+    let mut limits = Limits {
+        budgets: app.budgets,
+        address_capped: false,
+    };
+    let mut added = invite(app, &slug, &caller, &member, limits, &guard).await;
+    if let Err(ApiError::Refused(Refusal::AddressMailCap)) = added {
+        // The address's counter across organisations is full: decided again, the mail is
+        // suppressed.
+        limits.address_capped = true;
+        added = invite(app, &slug, &caller, &member, limits, &guard).await;
+    }
+    let response = added.map_err(|error| already_a_member(error, &member, &slug));
+    if let Ok((organisation, send)) = &response {
+        tracing::info!(%slug, member = %member.identity, "member added");
+        match send {
+            true => mail_invitation(app, organisation, &caller, &member).await,
+            false => invitation_suppressed(organisation),
+        }
+    }
+    let located = response.map(|_| located(&slug, member.identity));
+    guard.finish(app, located).await
+}
+
+/// The pending invitations (one Query), counted in the decision, after the authorisation:
+/// concurrent adds may each see the last free place (docs/members.md). Then the add, with its
+/// invitation mail counted, in one transaction.
+async fn invite(
+    app: &App,
+    slug: &Slug,
+    caller: &Caller,
+    member: &Member,
+    limits: Limits,
+    guard: &Guard,
+) -> Result<(Organisation, bool), ApiError> {
+    let members = app.store.members(slug).await?;
     let reads = Reads::default();
-    // The pending invitations (one Query), counted in the decision, after the authorisation:
-    // concurrent adds may each see the last free place (docs/members.md).
-    let members = app.store.members(&slug).await?;
-    let added = app
-        .store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+    access::apply(
+        &app.store,
+        slug,
+        caller,
+        Permission::Administer,
+        reads,
+        |access| {
             let now = Utc::now();
             may_invite(&members, app.max_pending_invitations, now)?;
-            let answer = idempotency
-                .iter()
-                .map(|i| i.record(StatusCode::OK, "", now));
-            let change = decisions::add_member(access, &member, now).with_all(answer);
-            Ok::<_, ApiError>(Decision::write(change, access.organisation.clone()))
-        })
-        .await;
-    let organisation = match added {
-        Ok(organisation) => organisation,
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            return idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        Err(ApiError::Refused(Refusal::MemberEmailTaken)) => {
-            return Err(ApiError::BadRequest {
+            let decision = memberships::invite_member(access, member, limits, now)?;
+            let answer = guard.answer(StatusCode::OK, "", now);
+            let change = decision.change.map(|change| change.with_all(answer));
+            let outcome = (access.organisation.clone(), decision.outcome);
+            Ok::<_, ApiError>(Decision { change, outcome })
+        },
+    )
+    .await
+}
+
+/// 200 with no body, and where the new member is (DELETE removes it): clients and
+/// schemathesis's stateful phase follow it.
+fn located(slug: &Slug, member: Uuid) -> Response<Body> {
+    let mut response = ok_empty();
+    let location = format!("/api/v1/organisations/{slug}/members/{member}");
+    if let Ok(value) = http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
+}
+
+/// A refused add because the address holds a membership already: 400 naming it.
+fn already_a_member(error: ApiError, member: &Member, slug: &Slug) -> ApiError {
+    match error {
+        ApiError::Refused(Refusal::MemberEmailTaken) => {
+            let email = member
+                .email
+                .as_ref()
+                .map(|e| e.as_str())
+                .unwrap_or_default();
+            ApiError::BadRequest {
                 message: format!("{email} is already a member of organisation '{slug}'."),
                 details: vec![FieldError::new("email", "is already a member").to_string()],
-            })
+            }
         }
-        Err(other) => return Err(other),
-    };
-    tracing::info!(%slug, member = %member.identity, "member added");
-    send_invitation(app, &organisation, &caller, &member).await;
-    Ok(ok_empty())
+        other => other,
+    }
 }
 
 pub async fn remove(
@@ -138,12 +196,18 @@ pub async fn remove(
         member: Some(identity),
         ..Reads::default()
     };
-    app.store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+    access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        reads,
+        |access| {
             let change = decisions::remove_member(access, identity, Utc::now())?;
             Ok::<_, ApiError>(Decision::write(change, ()))
-        })
-        .await?;
+        },
+    )
+    .await?;
     tracing::info!(%slug, member = %identity, "member removed");
     Ok(no_content())
 }

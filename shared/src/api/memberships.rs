@@ -9,25 +9,26 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
+use crate::api::idempotency::{Begun, Idempotency};
+use crate::api::organisations::organisation_tag;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
+use crate::domain::decisions::Limits;
 use crate::domain::member::Member;
 use crate::domain::memberships::{
     self, MemberListItem, MembershipItem, PatchMemberBody, RoleChange,
 };
 use crate::domain::organisation::Organisation;
-use crate::domain::verification::address_hash;
-use crate::domain::{decisions, Caller, FieldError, Rejection, Slug};
+use crate::domain::{Caller, FieldError, Rejection, Slug};
 use crate::error::ApiError;
 use crate::http::{
-    check_if_match, entity_tag, if_match, no_content, ok_json, read_body, with_entity_tag,
+    accepted, check_if_match, if_match, json_response, no_content, ok_json, read_body,
+    with_entity_tag,
 };
 use crate::mail::OutgoingMail;
 use crate::paging::{Direction, Page, PageRequest, SortField};
 use crate::routes::PathParams;
 use crate::storage::memberships::Read;
-use crate::storage::StoreError;
 
 /// The one order of the memberships list: when each began (joined, or invited).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,93 +164,68 @@ pub async fn update_member(
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
-    let identity = Uuid::parse_str(params.get("memberIdentity")?).map_err(|_| {
-        ApiError::invalid_fields(vec![FieldError::new("memberIdentity", "must be a UUID")])
-    })?;
+    let identity = member_identity(params)?;
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
+    };
     let wanted: RoleChange = read_body::<PatchMemberBody, _>(request)?;
     let precondition = if_match(request);
     let reads = Reads {
         member: Some(identity),
         ..Reads::default()
     };
-    let updated = app
-        .store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
-            let current = entity_tag(access.organisation.identity, access.organisation.revision);
-            check_if_match(precondition.as_deref(), &current)?;
+    let updated = access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        reads,
+        |access| {
+            check_if_match(
+                precondition.as_deref(),
+                &organisation_tag(&access.organisation)?,
+            )?;
             let now = Utc::now();
             let decision = memberships::change_role(access, identity, wanted, now)?;
-            let revision = access.organisation.revision + u64::from(decision.change.is_some());
-            let tag = entity_tag(access.organisation.identity, revision);
+            let after = match &decision.change {
+                Some(change) => change.profile_after(&access.organisation),
+                None => access.organisation.clone(),
+            };
             let body = serde_json::to_string(&MemberListItem::new(&decision.outcome, now))
                 .map_err(ApiError::internal)?;
-            let change = decision.change.map(|change| {
-                change.with_all(
-                    idempotency
-                        .iter()
-                        .map(|i| i.record(StatusCode::OK, &body, now)),
-                )
-            });
-            Ok::<_, ApiError>(Decision {
-                change,
-                outcome: (body, tag),
-            })
-        })
-        .await;
-    let (body, tag) = match updated {
-        Ok(answer) => answer,
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            return idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        Err(other) => return Err(other),
-    };
-    tracing::info!(%slug, member = %identity, "member updated");
-    Ok(with_entity_tag(
-        crate::http::json_response(StatusCode::OK, body),
-        &tag,
-    ))
-}
-
-/// The invitation mail of `member`, sent by `inviter`: counted in the address's mail log
-/// first (suppressed past the hourly share, as verification mails are). The membership is
-/// committed already: a failure is logged, not returned.
-pub async fn send_invitation(
-    app: &App,
-    organisation: &Organisation,
-    inviter: &Caller,
-    member: &Member,
-) {
-    let Some(email) = &member.email else {
-        return;
-    };
-    let hash = address_hash(email);
-    let counted = app
-        .store
-        .decide_and_write(
-            |_| async { Ok::<_, StoreError>(Some(app.store.mail_log(&hash).await?)) },
-            |log| Ok(decisions::count_mail(&log, &organisation.slug, Utc::now())),
-        )
-        .await;
-    match counted {
-        Ok(true) => mail_invitation(app, organisation, inviter, member).await,
-        Ok(false) => {
-            tracing::warn!(slug = %organisation.slug, suppressed = 1, "invitation mail suppressed: the address had its hourly share");
-            crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
-        }
-        Err(error) => {
-            tracing::error!(%error, slug = %organisation.slug, "counting an invitation mail failed; not sent");
-            crate::metrics::mail(crate::metrics::MailOutcome::Failed);
-        }
+            let answer = guard.answer(StatusCode::OK, &body, now);
+            let change = decision.change.map(|change| change.with_all(answer));
+            let outcome = (body, organisation_tag(&after)?);
+            Ok::<_, ApiError>(Decision { change, outcome })
+        },
+    )
+    .await;
+    if updated.is_ok() {
+        tracing::info!(%slug, member = %identity, "member updated");
     }
+    let response =
+        updated.map(|(body, tag)| with_entity_tag(json_response(StatusCode::OK, body), &tag));
+    guard.finish(app, response).await
 }
 
-/// Mails the invitation (counted already). A failure is logged, not returned.
-async fn mail_invitation(
+/// The path's `memberIdentity`: 400 unless a UUID.
+fn member_identity(params: &PathParams) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(params.get("memberIdentity")?).map_err(|_| {
+        ApiError::invalid_fields(vec![FieldError::new("memberIdentity", "must be a UUID")])
+    })
+}
+
+/// A suppressed invitation mail (the address had its share this hour): logged and counted.
+pub fn invitation_suppressed(organisation: &Organisation) {
+    tracing::warn!(slug = %organisation.slug, suppressed = 1, "invitation mail suppressed: the address had its hourly share");
+    crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
+}
+
+/// Mails the invitation, counted already in the change that made or renewed it. The change is
+/// committed: a failure is logged, not returned.
+pub async fn mail_invitation(
     app: &App,
     organisation: &Organisation,
     inviter: &Caller,
@@ -285,57 +261,58 @@ async fn mail_invitation(
 }
 
 /// `POST .../members/{memberIdentity}/invitation/resend` (admins): a new mail and a new
-/// expiry; 202 with no body.
+/// expiry; 202 with no body. One read (the organisation, whose profile records its mails,
+/// with the member), one transaction.
 pub async fn resend_invitation(
     app: &App,
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
-    let identity = Uuid::parse_str(params.get("memberIdentity")?).map_err(|_| {
-        ApiError::invalid_fields(vec![FieldError::new("memberIdentity", "must be a UUID")])
-    })?;
+    let identity = member_identity(params)?;
     let caller = access::caller(app, request)?;
-    let store = &app.store;
+    let mut limits = Limits {
+        budgets: app.budgets,
+        address_capped: false,
+    };
+    let mut renewed = renew_invitation(app, &slug, &caller, identity, limits).await;
+    if let Err(ApiError::Refused(Refusal::AddressMailCap)) = renewed {
+        // The address's counter across organisations is full: decided again, it is a 429.
+        limits.address_capped = true;
+        renewed = renew_invitation(app, &slug, &caller, identity, limits).await;
+    }
+    let (organisation, member) = renewed?;
+    mail_invitation(app, &organisation, &caller, &member).await;
+    tracing::info!(%slug, member = %identity, "invitation resent");
+    Ok(accepted())
+}
+
+async fn renew_invitation(
+    app: &App,
+    slug: &Slug,
+    caller: &Caller,
+    identity: Uuid,
+    limits: Limits,
+) -> Result<(Organisation, Member), ApiError> {
     let reads = Reads {
         member: Some(identity),
         ..Reads::default()
     };
-    // Boxed: the read nests the authorisation's own read loop, a large future.
-    let (organisation, member) = Box::pin(store.decide_and_write(
-        // The organisation (authorising the caller) with the member, then the address's log.
-        |_| async {
-            let access = store
-                .read_authorised::<ApiError>(&slug, &caller, Permission::Administer, reads)
-                .await?;
-            let email = access
-                .target_member
-                .as_ref()
-                .and_then(|m| m.email.as_ref().filter(|_| m.subject.is_none()));
-            let log = match email {
-                Some(email) => store.mail_log(&address_hash(email)).await?,
-                None => crate::domain::records::MailLog::default(),
-            };
-            Ok(Some((access, log)))
-        },
-        |(access, log)| {
-            let decision = memberships::resend_invitation(
-                &access,
-                identity,
-                &log,
-                app.invitation_ttl_days,
-                Utc::now(),
-            )?;
+    access::apply(
+        &app.store,
+        slug,
+        caller,
+        Permission::Administer,
+        reads,
+        |access| {
+            let ttl = app.invitation_ttl_days;
+            let decision =
+                memberships::resend_invitation(access, identity, limits, ttl, Utc::now())?;
             Ok::<_, ApiError>(Decision {
                 change: decision.change,
-                outcome: (access.organisation, decision.outcome),
+                outcome: (access.organisation.clone(), decision.outcome),
             })
         },
-    ))
-    .await?;
-    mail_invitation(app, &organisation, &caller, &member).await;
-    tracing::info!(%slug, member = %identity, "invitation resent");
-    let mut response = Response::new(Body::Empty);
-    *response.status_mut() = StatusCode::ACCEPTED;
-    Ok(response)
+    )
+    .await
 }

@@ -1,6 +1,8 @@
 //! The operator plane: `GET|PATCH /admin/v1/orgs/{organisationIdentity}`, for platform operators
-//! (the token's `organisations/operator` scope) and nobody else, whatever their memberships.
-//! API Gateway checks the scope on these routes; the function checks it again. docs/plans.md.
+//! (the token's `organisations/operator` scope and `OPERATOR_GROUP` in its `cognito:groups` or
+//! `groups` claim) and nobody else, whatever their memberships. API Gateway's operator
+//! authorizer (its own audience) checks the scope on these routes; the function checks scope
+//! and group again. docs/plans.md, docs/security.md.
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
@@ -11,10 +13,11 @@ use uuid::Uuid;
 use crate::access;
 use crate::api::validation::ValidationStatus;
 use crate::app::App;
-use crate::domain::access::operate;
+use crate::auth::authenticate_operator;
+use crate::domain::authorisation::operate;
 use crate::domain::ledger::ComputeInformation;
 use crate::domain::operator::{
-    overrides_json, update_organisation, Creator, OperatorPatch, OperatorPatchBody, OperatorView,
+    overrides_json, Creator, OperatorPatch, OperatorPatchBody, OperatorView,
 };
 use crate::domain::organisation::OrganisationResponse;
 use crate::domain::quotas::Quotas;
@@ -45,10 +48,8 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let caller = operator(app, request)?;
     let identity = identity(params)?;
-    let view: OperatorView = app
-        .store
-        .read_as_operator::<ApiError>(identity, &caller)
-        .await?;
+    let view: OperatorView =
+        access::read_as_operator::<ApiError>(&app.store, identity, &caller).await?;
     respond(app, &view).await
 }
 
@@ -62,19 +63,22 @@ pub async fn update(
     let caller = operator(app, request)?;
     let identity = identity(params)?;
     let patch: OperatorPatch = read_body::<OperatorPatchBody, _>(request)?;
-    let view = app
-        .store
-        .apply_as_operator(identity, &caller, |view| {
-            Ok::<_, ApiError>(update_organisation(view, &caller, &patch, Utc::now()))
-        })
-        .await?;
+    let view = access::apply_as_operator(&app.store, identity, &caller, |view| {
+        Ok::<_, ApiError>(crate::domain::decisions::operator::update_organisation(
+            view,
+            &caller,
+            &patch,
+            Utc::now(),
+        ))
+    })
+    .await?;
     tracing::info!(slug = %view.organisation.slug, %identity, operator = %caller.subject, "organisation changed by a platform operator");
     respond(app, &view).await
 }
 
 /// The authenticated caller, if they are a platform operator: 403 before anything is read.
 fn operator(app: &App, request: &Request) -> Result<Caller, ApiError> {
-    let caller = access::caller(app, request)?;
+    let caller = authenticate_operator(request, app.local_jwt.as_ref(), &app.operator_group)?;
     operate(&caller)?;
     Ok(caller)
 }

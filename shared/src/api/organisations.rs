@@ -9,13 +9,15 @@ use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
 use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
-use crate::api::validation::send_challenge;
+use crate::api::idempotency::{Begun, Guard, Idempotency};
+use crate::api::validation::{mail_challenge, mail_suppressed};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
-use crate::domain::decisions::{self, Created, NewIdentities, PatchBlocked, Updated, ViesLookup};
+use crate::domain::decisions::{
+    self, Created, Limits, NewIdentities, PatchBlocked, Updated, ViesLookup,
+};
 use crate::domain::organisation::{
-    CreateOrganisationBody, NewOrganisation, OrganisationPatch, OrganisationResponse,
+    CreateOrganisationBody, NewOrganisation, Organisation, OrganisationPatch, OrganisationResponse,
     PatchOrganisationBody,
 };
 use crate::domain::records::CreationLog;
@@ -24,8 +26,8 @@ use crate::domain::verification::ViesAnswer;
 use crate::domain::{Caller, FieldError, Slug};
 use crate::error::ApiError;
 use crate::http::{
-    check_if_match, entity_tag, if_match, no_content, not_modified, not_modified_response, ok_json,
-    read_body, with_entity_tag,
+    check_if_match, if_match, json_response, no_content, not_modified, not_modified_response,
+    ok_json, read_body, with_entity_tag,
 };
 use crate::routes::PathParams;
 use crate::storage::sweep::Budget;
@@ -56,28 +58,108 @@ pub async fn create(
     how: Creation,
 ) -> Result<Response<Body>, ApiError> {
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
+    };
     let new: NewOrganisation = read_body::<CreateOrganisationBody, _>(request)?;
-    // Asked once, before the write: every slug candidate and retry reuses the answer.
+    decisions::customer_may_choose(new.organisation_type)?;
+    // Asked once, before the write: every slug candidate and retry reuses the answer. Only
+    // after the cheap checks: a create that will be refused never calls VIES.
     let vies_answer = match (&new.vat_number, &app.vies) {
-        (Some(vat), Some(vies)) => Some(vies.check(vat).await),
+        (Some(vat), Some(vies)) => {
+            refuse_before_vies(app, &new, &caller, how).await?;
+            Some(vies.check(vat).await)
+        }
         _ => None,
     };
-    decisions::customer_may_choose(new.organisation_type)?;
-    let vies = vies_answer.as_ref();
-    let created = match insert(app, &new, &caller, vies, how, idempotency.as_ref()).await {
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            return idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        other => other?,
+    let created = insert(app, &new, &caller, vies_answer.as_ref(), how, &guard).await;
+    let response = match created {
+        Ok(created) => announce(app, &created).await,
+        Err(error) => Err(error),
     };
+    guard.finish(app, response).await
+}
+
+/// After a create's commit: its verification mail, and the organisation as answered.
+async fn announce(app: &App, created: &Created) -> Result<Response<Body>, ApiError> {
     let organisation = &created.organisation;
     tracing::info!(slug = %organisation.slug, identity = %organisation.identity, "organisation created");
-    send_challenge(app, organisation, &created.challenge).await;
+    match &created.mail {
+        Some(challenge) => mail_challenge(app, organisation, challenge).await,
+        None => mail_suppressed(organisation),
+    }
     ok_json(&OrganisationResponse::from(organisation))
+}
+
+/// The parameters of this request's creation: its identities are chosen once, so that every
+/// slug candidate and retry creates the same organisation.
+fn creation<'a>(app: &App, vies: Option<&'a ViesAnswer>, how: Creation) -> decisions::Creation<'a> {
+    decisions::Creation {
+        ids: NewIdentities {
+            organisation: Uuid::new_v4(),
+            admin: Uuid::new_v4(),
+        },
+        vies,
+        registration: how == Creation::Registration,
+        limit: app.max_organisations_per_user_per_day,
+        limits: Limits {
+            budgets: app.budgets,
+            address_capped: false,
+        },
+    }
+}
+
+/// The creation with the request's answer recorded in its transaction (when it has a key).
+fn answered(
+    created: Created,
+    guard: &Guard,
+    now: chrono::DateTime<Utc>,
+) -> Result<Decision<Created>, ApiError> {
+    let body = serde_json::to_string(&OrganisationResponse::from(&created.organisation))
+        .map_err(ApiError::internal)?;
+    let answer = guard.answer(StatusCode::OK, &body, now);
+    Ok(Decision::write(
+        created.change.clone().with_all(answer),
+        created,
+    ))
+}
+
+/// The create's own rules (one registration per user, the plan, the caller's
+/// organisations-per-day limit) decided on what is stored now, without VIES's answer: what a create that is refused
+/// anyway would otherwise spend on VIES (docs/plans.md, "Budgets"). The write decides again.
+async fn refuse_before_vies(
+    app: &App,
+    new: &NewOrganisation,
+    caller: &Caller,
+    how: Creation,
+) -> Result<(), ApiError> {
+    if how == Creation::Registration
+        && app
+            .store
+            .get(crate::storage::keys::Key::registration(&caller.subject))
+            .await?
+            .is_some()
+    {
+        return Err(ApiError::bad_request(ALREADY_REGISTERED));
+    }
+    let log = app.store.creation_log(&caller.subject).await?;
+    let creation = decisions::Creation {
+        ids: NewIdentities {
+            organisation: Uuid::nil(),
+            admin: Uuid::nil(),
+        },
+        vies: None,
+        registration: how == Creation::Registration,
+        limit: app.max_organisations_per_user_per_day,
+        limits: Limits {
+            budgets: app.budgets,
+            address_capped: false,
+        },
+    };
+    let slug = Slug::candidate(&new.name.as_slug_source(), 0);
+    decisions::create_organisation(new, caller, slug, creation, &log, Utc::now())?;
+    Ok(())
 }
 
 /// Writes the new organisation under the first free slug candidate, counted in the caller's
@@ -88,18 +170,11 @@ async fn insert(
     caller: &Caller,
     vies: Option<&ViesAnswer>,
     how: Creation,
-    idempotency: Option<&Idempotency>,
+    guard: &Guard,
 ) -> Result<Created, ApiError> {
-    let creation = decisions::Creation {
-        ids: NewIdentities {
-            organisation: Uuid::new_v4(),
-            admin: Uuid::new_v4(),
-        },
-        vies,
-        registration: how == Creation::Registration,
-        limit: app.max_organisations_per_user_per_day,
-    };
-    for attempt in 0..SLUG_ATTEMPTS {
+    let mut creation = creation(app, vies, how);
+    let mut attempt = 0;
+    while attempt < SLUG_ATTEMPTS {
         let slug = Slug::candidate(&new.name.as_slug_source(), attempt);
         let read =
             |_| async { Ok::<_, ApiError>(Some(app.store.creation_log(&caller.subject).await?)) };
@@ -107,28 +182,26 @@ async fn insert(
             let now = Utc::now();
             let created =
                 decisions::create_organisation(new, caller, slug.clone(), creation, &log, now)?;
-            let mut change = created.change.clone();
-            if let Some(idempotency) = idempotency {
-                let body =
-                    serde_json::to_string(&OrganisationResponse::from(&created.organisation))
-                        .map_err(ApiError::internal)?;
-                change = change.with(idempotency.record(StatusCode::OK, &body, now));
-            }
-            Ok(Decision::write(change, created))
+            answered(created, guard, now)
         };
         match app.store.decide_and_write(read, decide).await {
             Ok(created) => return Ok(created),
-            Err(ApiError::Refused(Refusal::SlugTaken)) => continue,
+            Err(ApiError::Refused(Refusal::SlugTaken)) => attempt += 1,
+            // Decided again, with the mail suppressed.
+            Err(ApiError::Refused(Refusal::AddressMailCap)) => {
+                creation.limits.address_capped = true
+            }
             Err(ApiError::Refused(Refusal::AlreadyRegistered)) => {
                 return Err(ApiError::bad_request(ALREADY_REGISTERED))
             }
             Err(other) => return Err(other),
         }
     }
-    let name = new.name.as_str();
-    Err(ApiError::Internal(
-        format!("no free slug for '{name}' after {SLUG_ATTEMPTS} attempts").into(),
-    ))
+    let message = format!(
+        "no free slug for '{}' after {SLUG_ATTEMPTS} attempts",
+        new.name.as_str()
+    );
+    Err(ApiError::Internal(message.into()))
 }
 
 pub async fn get(
@@ -138,15 +211,38 @@ pub async fn get(
 ) -> Result<Response<Body>, ApiError> {
     let access =
         access::authorise_request(app, request, params, Permission::Read, Reads::default()).await?;
-    let organisation = &access.organisation;
-    let tag = entity_tag(organisation.identity, organisation.revision);
+    let (body, tag) = organisation_body(&access.organisation)?;
     if not_modified(request, &tag) {
         return Ok(not_modified_response(&tag));
     }
-    Ok(with_entity_tag(
-        ok_json(&OrganisationResponse::from(organisation))?,
-        &tag,
-    ))
+    Ok(with_entity_tag(json_response(StatusCode::OK, body), &tag))
+}
+
+/// The organisation's body and its entity tag: the identity, the revision, and a digest of the
+/// body itself, so that the tag changes whenever any field of the body does, also on the writes
+/// that keep the revision (the VAT job's re-validation rewrites `vatCodeValidatedAt`), and a
+/// 304 never serves a stale copy.
+fn organisation_body(organisation: &Organisation) -> Result<(String, String), ApiError> {
+    let body = serde_json::to_string(&OrganisationResponse::from(organisation))
+        .map_err(ApiError::internal)?;
+    let tag = body_tag(organisation, &body);
+    Ok((body, tag))
+}
+
+/// A strong tag `"<identity>.<revision>.<16 hex digits of the body's SHA-256>"`.
+fn body_tag(organisation: &Organisation, body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "\"{}.{}.{short}\"",
+        organisation.identity, organisation.revision
+    )
+}
+
+/// The current tag of `organisation`, for `If-Match`.
+pub(crate) fn organisation_tag(organisation: &Organisation) -> Result<String, ApiError> {
+    organisation_body(organisation).map(|(_, tag)| tag)
 }
 
 /// A PATCH that may first need VIES's answer for a new VAT number.
@@ -187,14 +283,11 @@ pub async fn update(
     let precondition = if_match(request);
     let updated = apply_patch(app, &slug, &caller, &patch, precondition.as_deref()).await?;
     for challenge in &updated.challenges {
-        send_challenge(app, &updated.organisation, challenge).await;
+        mail_challenge(app, &updated.organisation, challenge).await;
     }
-    let organisation = &updated.organisation;
-    let tag = entity_tag(organisation.identity, organisation.revision);
-    Ok(with_entity_tag(
-        ok_json(&OrganisationResponse::from(organisation))?,
-        &tag,
-    ))
+    (0..updated.suppressed).for_each(|_| mail_suppressed(&updated.organisation));
+    let (body, tag) = organisation_body(&updated.organisation)?;
+    Ok(with_entity_tag(json_response(StatusCode::OK, body), &tag))
 }
 
 /// Applies `patch` through the write path. VIES is asked at most once per request, and only
@@ -207,6 +300,10 @@ async fn apply_patch(
     precondition: Option<&str>,
 ) -> Result<Updated, ApiError> {
     let mut vies_answer: Option<ViesAnswer> = None;
+    let mut limits = Limits {
+        budgets: app.budgets,
+        address_capped: false,
+    };
     loop {
         let lookup = match (&vies_answer, &app.vies) {
             (Some(answer), _) => ViesLookup::Answered(answer),
@@ -214,32 +311,40 @@ async fn apply_patch(
             (None, None) => ViesLookup::Unavailable,
         };
         // The ledger tells whether a payment method is attached (leaving TRIAL needs one).
-        let reads = Reads {
-            ledger: true,
-            ..Reads::default()
-        };
-        let decided = app
-            .store
-            .apply(slug, caller, Permission::Administer, reads, |access| {
-                let current =
-                    entity_tag(access.organisation.identity, access.organisation.revision);
+        let reads = Reads::with_ledger();
+        let decided = access::apply(
+            &app.store,
+            slug,
+            caller,
+            Permission::Administer,
+            reads,
+            |access| {
+                let current = organisation_tag(&access.organisation).map_err(PatchError::Api)?;
                 check_if_match(precondition, &current).map_err(PatchError::Api)?;
-                decisions::update_organisation(access, patch, lookup, Utc::now())
+                decisions::update_organisation(access, patch, lookup, limits, Utc::now())
                     .map_err(PatchError::from)
-            })
-            .await;
-        match (decided, &app.vies) {
-            (Ok(updated), _) => return Ok(updated),
-            (Err(PatchError::AskVies(vat)), Some(vies)) => {
-                vies_answer = Some(vies.check(&vat).await)
+            },
+        )
+        .await;
+        match decided {
+            Ok(updated) => return Ok(updated),
+            Err(PatchError::AskVies(vat)) => vies_answer = Some(ask_vies(app, &vat).await?),
+            // Decided again, with the mail suppressed.
+            Err(PatchError::Api(ApiError::Refused(Refusal::AddressMailCap))) => {
+                limits.address_capped = true
             }
-            (Err(PatchError::AskVies(_)), None) => {
-                return Err(ApiError::Internal(
-                    "VIES asked for but not configured".into(),
-                ))
-            }
-            (Err(PatchError::Api(error)), _) => return Err(error),
+            Err(PatchError::Api(error)) => return Err(error),
         }
+    }
+}
+
+/// VIES's answer for a PATCH's new number (the decision asks only when VIES is configured).
+async fn ask_vies(app: &App, vat: &VatNumber) -> Result<ViesAnswer, ApiError> {
+    match &app.vies {
+        Some(vies) => Ok(vies.check(vat).await),
+        None => Err(ApiError::Internal(
+            "VIES asked for but not configured".into(),
+        )),
     }
 }
 
@@ -260,26 +365,35 @@ pub async fn delete(
         app.store.slug_by_identity(identity).await?.ok_or_else(|| {
             ApiError::NotFound(format!("Organisation {identity} does not exist."))
         })?;
-    let reads = Reads {
-        ledger: true,
-        ..Reads::default()
-    };
     let precondition = if_match(request);
-    app.store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
-            let current = entity_tag(access.organisation.identity, access.organisation.revision);
+    let reads = Reads::with_ledger();
+    access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        reads,
+        |access| {
+            let current = organisation_tag(&access.organisation)?;
             check_if_match(precondition.as_deref(), &current)?;
             let change = decisions::delete_organisation(access, identity, Utc::now())?;
             Ok::<_, ApiError>(Decision::write(change, ()))
-        })
-        .await?;
+        },
+    )
+    .await?;
     tracing::info!(%slug, %identity, by = %caller.subject, "organisation deleted");
+    sweep_inline(app, &slug).await;
+    Ok(no_content())
+}
+
+/// After a deletion's commit, readers see no organisation any more.
+async fn sweep_inline(app: &App, slug: &Slug) {
     // The deletion has committed: readers see no organisation any more. The partition is swept
     // here within a small budget (most organisations fit in it); what is left, or what a failed
     // sweep leaves, the scheduled purge sweeper finishes. The PURGE marker keeps the slug
     // reserved until then. The caller's DELETE has succeeded either way.
     let mut budget = Budget::new(INLINE_SWEEP_ITEMS, Instant::now() + INLINE_SWEEP_TIME);
-    match app.store.sweep_partition(&slug, &mut budget).await {
+    match app.store.sweep_partition(slug, &mut budget).await {
         Ok(swept) if swept.finished => {
             tracing::info!(%slug, deleted = swept.deleted, "partition swept");
         }
@@ -290,5 +404,4 @@ pub async fn delete(
             tracing::warn!(%error, %slug, "sweeping a deleted organisation's partition failed; the purge sweeper finishes it");
         }
     }
-    Ok(no_content())
 }

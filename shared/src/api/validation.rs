@@ -1,5 +1,5 @@
 //! Verification endpoints: `GET .../validation-status`, `GET|POST .../validation-status/vat`,
-//! `GET /validations/verify-email/{code}` (no token: the code is the credential), and the mail
+//! `GET|POST /validations/verify-email/{code}` (no token: the code is the credential), and the mail
 //! of the e-mail challenges that create and PATCH issue.
 
 use chrono::{DateTime, Utc};
@@ -7,60 +7,39 @@ use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 
 use crate::access::{self, Access, Permission, Reads};
-use crate::api::idempotency::{self, Idempotency};
+use crate::api::idempotency::{Begun, Idempotency};
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
 use crate::domain::organisation::Organisation;
 use crate::domain::verification::{
-    address_hash, code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge,
-    LegalEntityConfirmation, VatStatus,
+    code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge, LegalEntityConfirmation,
+    VatStatus,
 };
 use crate::domain::Email;
 use crate::error::ApiError;
 use crate::http::{field, json_response, ok_json, read_body};
 use crate::mail::OutgoingMail;
 use crate::routes::PathParams;
-use crate::storage::StoreError;
 use http::StatusCode;
 
-/// Mails a challenge's code, unless the address had its hourly share of verification mails
-/// (across all organisations). The change that issued it is committed already: a failure or a
-/// suppressed mail is logged, not returned, and the address stays unverified.
-pub async fn send_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
-    let record = &challenge.record;
-    let hash = address_hash(&record.email);
-    let counted = app
-        .store
-        .decide_and_write(
-            |_| async { Ok::<_, StoreError>(Some(app.store.mail_log(&hash).await?)) },
-            |log| Ok(decisions::count_mail(&log, &organisation.slug, Utc::now())),
-        )
-        .await;
-    match counted {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(slug = %organisation.slug, kind = ?record.kind, suppressed = 1, "verification mail suppressed: the address had its hourly share");
-            crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
-            return;
-        }
-        Err(error) => {
-            tracing::error!(%error, slug = %organisation.slug, "counting a verification mail failed; not sent");
-            crate::metrics::mail(crate::metrics::MailOutcome::Failed);
-            return;
-        }
-    }
-    mail_challenge(app, organisation, challenge).await;
+/// A verification mail the budgets held back (the address had its share this hour): the code
+/// is issued, and the address stays unverified until a resend or a later change mails one.
+pub fn mail_suppressed(organisation: &Organisation) {
+    tracing::warn!(slug = %organisation.slug, suppressed = 1, "verification mail suppressed: the address had its hourly share");
+    crate::metrics::mail(crate::metrics::MailOutcome::Suppressed);
 }
 
-/// Mails a challenge's code, counted already (a resend counts its mail in its own change).
-/// A failure is logged, not returned.
+/// Mails a challenge's code, counted already in the change that issued it. The change is
+/// committed: a failure is logged, not returned.
 pub async fn mail_challenge(app: &App, organisation: &Organisation, challenge: &EmailChallenge) {
     let record = &challenge.record;
-    let link = format!(
-        "{}/api/v1/validations/verify-email/{}",
-        app.public_api_url, challenge.code
-    );
+    // Without a configured base (the first deploy), where the request reached the API.
+    let base = match crate::app::request_base_url() {
+        Some(own) if app.public_api_url.is_empty() => own,
+        _ => app.public_api_url.clone(),
+    };
+    let link = format!("{base}/api/v1/validations/verify-email/{}", challenge.code);
     let mail = OutgoingMail {
         to: record.email.clone(),
         subject: format!(
@@ -154,42 +133,38 @@ pub async fn confirm_legal_entity(
 ) -> Result<Response<Body>, ApiError> {
     let slug = params.slug()?;
     let caller = access::caller(app, request)?;
-    let idempotency = Idempotency::of(request, &caller)?;
-    if let Some(replayed) = idempotency::replay(app, idempotency.as_ref()).await? {
-        return Ok(replayed);
-    }
-    let confirmation: LegalEntityConfirmation = read_body::<ConfirmLegalEntityBody, _>(request)?;
-    let reads = Reads {
-        ledger: true,
-        ..Reads::default()
+    let guard = match Idempotency::begin(app, request, &caller).await? {
+        Begun::Replay(replayed) => return Ok(replayed),
+        Begun::Proceed(guard) => guard,
     };
-    let confirmed = app
-        .store
-        .apply(&slug, &caller, Permission::Administer, reads, |access| {
+    let confirmation: LegalEntityConfirmation = read_body::<ConfirmLegalEntityBody, _>(request)?;
+    let reads = Reads::with_ledger();
+    let (name, address) = (
+        confirmation.name.as_deref(),
+        confirmation.address.as_deref(),
+    );
+    let confirmed = access::apply(
+        &app.store,
+        &slug,
+        &caller,
+        Permission::Administer,
+        reads,
+        |access| {
             let now = Utc::now();
-            let (name, address) = (
-                confirmation.name.as_deref(),
-                confirmation.address.as_deref(),
-            );
             let decision = decisions::confirm_legal_entity(access, name, address, now)?;
             let body = serde_json::to_string(&ValidationStatus::of(&decision.outcome, access))
                 .map_err(ApiError::internal)?;
-            let answer = idempotency
-                .iter()
-                .map(|i| i.record(StatusCode::OK, &body, now));
+            let answer = guard.answer(StatusCode::OK, &body, now);
             let change = decision.change.map(|change| change.with_all(answer));
             Ok::<_, ApiError>(Decision {
                 change,
                 outcome: body,
             })
-        })
-        .await;
-    match confirmed {
-        Err(ApiError::Refused(Refusal::IdempotencyKeyUsed)) => {
-            idempotency::replay_after_race(app, idempotency.as_ref()).await
-        }
-        other => Ok(json_response(StatusCode::OK, other?)),
-    }
+        },
+    )
+    .await;
+    let response = confirmed.map(|body| json_response(StatusCode::OK, body));
+    guard.finish(app, response).await
 }
 
 #[derive(Debug, Serialize)]
@@ -206,21 +181,52 @@ enum Verified {
     Already(Email),
 }
 
-/// `GET /validations/verify-email/{code}`: no token; the code is the credential. A browser
-/// (`Accept` prefers `text/html`) gets a small HTML page; other clients JSON.
-pub async fn verify_email(
+/// `GET|POST /validations/verify-email/{code}`: no token; the code is the credential. Mail
+/// scanners open links, so a browser's `GET` (`Accept` prefers `text/html`) verifies nothing: it
+/// answers a page whose button POSTs to the same URL. A `POST` verifies and answers the result
+/// page (browsers) or `{"emailAddress"}` (JSON); a `GET` asking for JSON verifies, as it always
+/// did. No answer may be cached (`Cache-Control: no-store`), errors included.
+pub async fn verify_email(app: &App, request: &Request, params: &PathParams) -> Response<Body> {
+    let result = verify_email_answer(app, request, params).await;
+    let mut response = crate::http::respond(request, result);
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+async fn verify_email_answer(
     app: &App,
     request: &Request,
     params: &PathParams,
 ) -> Result<Response<Body>, ApiError> {
+    let html = prefers_html(request);
+    if html && request.method() == http::Method::GET {
+        return Ok(match field(parse_code(params.get("code")?)) {
+            Ok(_) => confirmation_page(),
+            Err(error) => verification_page(Err(error)),
+        });
+    }
     let verified = verify(app, params).await;
-    if prefers_html(request) {
+    if html {
         return Ok(verification_page(verified));
     }
     let (Verified::Now(email) | Verified::Already(email)) = verified?;
     ok_json(&VerifiedEmail {
         email_address: email.as_str(),
     })
+}
+
+/// What a browser's `GET` of the link shows: one button, a form that POSTs to the same URL
+/// (no `action`: the document's own), and nothing verified yet.
+fn confirmation_page() -> Response<Body> {
+    html_page(
+        StatusCode::OK,
+        "Verify your e-mail address",
+        "<p>Confirm that this address should receive the organisation's mail.</p>\n\
+         <form method=\"post\"><button type=\"submit\">Verify this address</button></form>",
+    )
 }
 
 async fn verify(app: &App, params: &PathParams) -> Result<Verified, ApiError> {
@@ -294,8 +300,7 @@ fn prefers_html(request: &Request) -> bool {
     html > 0.0 && html > quality(&["application/json", "application/*", "*/*"])
 }
 
-/// The page a browser shows: no scripts, no styles from elsewhere, nothing loaded
-/// (`Content-Security-Policy: default-src 'none'`).
+/// The page a browser shows after a `POST`: no scripts, no styles from elsewhere, nothing loaded.
 fn verification_page(verified: Result<Verified, ApiError>) -> Response<Body> {
     let (status, title, text) = match &verified {
         Ok(Verified::Now(email)) => (
@@ -325,9 +330,15 @@ fn verification_page(verified: Result<Verified, ApiError>) -> Response<Body> {
             },
         ),
     };
+    html_page(status, title, &format!("<p>{text}</p>"))
+}
+
+/// An HTML answer (`Content-Security-Policy: default-src 'none'`: nothing loaded, no script;
+/// `form-action 'self'`: the confirmation's form may post to this API only).
+fn html_page(status: StatusCode, title: &str, body: &str) -> Response<Body> {
     let html = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
-         <body><h1>{title}</h1><p>{text}</p></body></html>\n"
+         <body><h1>{title}</h1>{body}</body></html>\n"
     );
     let mut response = Response::new(Body::Text(html));
     *response.status_mut() = status;
@@ -338,7 +349,7 @@ fn verification_page(verified: Result<Verified, ApiError>) -> Response<Body> {
     );
     headers.insert(
         http::header::CONTENT_SECURITY_POLICY,
-        http::HeaderValue::from_static("default-src 'none'"),
+        http::HeaderValue::from_static("default-src 'none'; form-action 'self'"),
     );
     headers.insert(
         http::header::X_CONTENT_TYPE_OPTIONS,

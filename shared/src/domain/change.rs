@@ -4,14 +4,15 @@
 //! (`storage::Store::write`); nothing here knows DynamoDB.
 
 use super::activity::ActivityEvent;
+use super::budgets::AddressMailCounter;
 use super::ledger::{LedgerDelta, ResourceLedger};
 use super::member::Member;
 use super::organisation::Organisation;
 use super::platform::{Resource, ResourceRecord};
 use super::records::{
-    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup,
-    MailLog, Registration,
+    CreationLog, DeletionRecord, EmailLookup, IdempotencyRecord, IdentityLookup, Registration,
 };
+use super::verification::EmailCode;
 use super::{Email, Slug, Subject};
 use uuid::Uuid;
 
@@ -20,18 +21,40 @@ use uuid::Uuid;
 pub enum Profile {
     /// A new organisation: its slug must be free and not being swept after a delete.
     Create(Organisation),
-    /// The profile after the change, written if the stored one is still at `read_revision`.
-    /// With an activity event its revision must be `read_revision + 1`.
-    Update {
-        organisation: Organisation,
-        read_revision: u64,
-    },
+    /// The profile after the change, written if the stored one is still at the revision read
+    /// (built by [`Change::update`] and [`Change::rewrite`] only).
+    Update(ProfileUpdate),
     /// Removed, if the stored one is still at `read_revision`.
     Delete { read_revision: u64 },
     /// Left as it is; it must exist.
     Exists,
     /// Not touched: the change writes records beside organisations only (a mail log).
     Untouched,
+}
+
+/// A profile after a change, with the revision it was read at. Its fields are private: the
+/// constructors of [`Change`] are the only way to make one, so the revision rule (a change
+/// clients see takes the next revision, one they do not keeps it) holds by construction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileUpdate {
+    organisation: Organisation,
+    read_revision: u64,
+}
+
+impl ProfileUpdate {
+    /// The profile as the change writes it.
+    pub fn organisation(&self) -> &Organisation {
+        &self.organisation
+    }
+
+    pub fn into_organisation(self) -> Organisation {
+        self.organisation
+    }
+
+    /// The revision the decision was taken on: the write's guard.
+    pub fn read_revision(&self) -> u64 {
+        self.read_revision
+    }
 }
 
 /// A record written with a change.
@@ -53,7 +76,6 @@ pub enum Record {
         deleted_at: chrono::DateTime<chrono::Utc>,
     },
     CreationLog(CreationLog),
-    MailLog(MailLog),
     Idempotency(IdempotencyRecord),
 }
 
@@ -93,6 +115,9 @@ pub enum Refusal {
     CodeUsed,
     /// The request's `Idempotency-Key` has an answer already: the request was made before.
     IdempotencyKeyUsed,
+    /// The address had its hourly share of mails from all organisations: decide again without
+    /// the mail.
+    AddressMailCap,
 }
 
 /// What a failed expectation means.
@@ -110,6 +135,8 @@ pub enum Operation {
     Put(Box<Record>),
     Remove(RecordKey),
     Check(RecordKey),
+    /// One more mail to an address this hour, if its counter is still below the cap.
+    CountMail(AddressMailCounter),
 }
 
 /// One item of a change with its expectation.
@@ -150,6 +177,16 @@ impl Write {
         }
     }
 
+    /// Counts a mail to the address of `counter`: refused with [`Refusal::AddressMailCap`]
+    /// when the address had [`super::budgets::MAILS_PER_ADDRESS_PER_HOUR`] this hour.
+    pub fn count_mail(counter: AddressMailCounter) -> Self {
+        Self {
+            operation: Operation::CountMail(counter),
+            expect: Expect::Anything,
+            if_not: IfNot::Refuse(Refusal::AddressMailCap),
+        }
+    }
+
     /// When the expectation fails, the request is refused for `refusal` instead of retried.
     pub fn or_refuse(mut self, refusal: Refusal) -> Self {
         self.if_not = IfNot::Refuse(refusal);
@@ -181,18 +218,79 @@ pub struct Change {
 }
 
 impl Change {
-    /// The profile moves from `read_revision` to `organisation` (whose revision is the next),
-    /// recorded by `event`.
-    pub fn update(organisation: Organisation, read_revision: u64, event: ActivityEvent) -> Self {
+    /// A change clients see: the profile moves from `before` to `after` at the next revision,
+    /// recorded by `event` (whose outbound events carry that revision).
+    pub fn update(before: &Organisation, after: Organisation, event: ActivityEvent) -> Self {
+        Self::update_or_rewrite(before, after, Some(event))
+    }
+
+    /// A write no client sees (a new code's hash, the VAT job's next check): the profile
+    /// keeps its revision, and no activity event is written.
+    pub fn rewrite(before: &Organisation, after: Organisation) -> Self {
+        Self::update_or_rewrite(before, after, None)
+    }
+
+    /// [`Change::update`] with an event, [`Change::rewrite`] without one.
+    pub fn update_or_rewrite(
+        before: &Organisation,
+        mut after: Organisation,
+        mut event: Option<ActivityEvent>,
+    ) -> Self {
+        after.revision = before.revision + u64::from(event.is_some());
+        if let Some(outbound) = event.as_mut().and_then(|e| e.outbound.as_mut()) {
+            outbound.revision = after.revision;
+        }
         Self {
-            slug: organisation.slug.clone(),
-            profile: Profile::Update {
-                organisation,
-                read_revision,
-            },
-            activity: Some(event),
+            slug: after.slug.clone(),
+            profile: Profile::Update(ProfileUpdate {
+                organisation: after,
+                read_revision: before.revision,
+            }),
+            activity: event,
             writes: Vec::new(),
             ledger: None,
+        }
+    }
+
+    /// With an event, [`Change::update`]; without one the profile is left as it is (it must
+    /// exist) and only the change's records are written.
+    pub fn update_or_keep(
+        before: &Organisation,
+        after: Organisation,
+        event: Option<ActivityEvent>,
+    ) -> Self {
+        match event {
+            Some(event) => Self::update(before, after, event),
+            None => Self {
+                slug: before.slug.clone(),
+                profile: Profile::Exists,
+                activity: None,
+                writes: Vec::new(),
+                ledger: None,
+            },
+        }
+    }
+
+    /// Edits the profile an update writes (with what a decision counts in it, a mail say); the
+    /// revision stays what the constructor made it. `None` when the change updates no profile.
+    pub fn edit_profile<T>(&mut self, edit: impl FnOnce(&mut Organisation) -> T) -> Option<T> {
+        match &mut self.profile {
+            Profile::Update(update) => {
+                let revision = update.organisation.revision;
+                let answer = edit(&mut update.organisation);
+                update.organisation.revision = revision;
+                Some(answer)
+            }
+            _ => None,
+        }
+    }
+
+    /// The profile as it is after the change: the updated one, or `before` when the change
+    /// leaves it as it is.
+    pub fn profile_after(&self, before: &Organisation) -> Organisation {
+        match &self.profile {
+            Profile::Update(update) => update.organisation().clone(),
+            _ => before.clone(),
         }
     }
 
@@ -253,3 +351,7 @@ pub fn member_writes(member: &Member) -> Vec<Write> {
     }
     writes
 }
+
+#[cfg(test)]
+#[path = "change/revision_tests.rs"]
+mod table_tests;

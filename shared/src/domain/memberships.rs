@@ -6,17 +6,18 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::access::Access;
 use super::activity::{ActivityEvent, ActivityType, Actor, DetailType};
-use super::change::{Change, Decision, Expect, Profile, Record, RecordKey, Write};
+use super::authorisation::Access;
+use super::budgets::{AddressMailCounter, MAILS_PER_ADDRESS_PER_HOUR};
+use super::change::{Change, Decision, Expect, Record, RecordKey, Write};
 use super::decisions::{
-    claim_invitation, count_mail, member_outbound, next_revision, MAILS_PER_ADDRESS_PER_HOUR,
+    claim_invitation, count_mail, too_many, with_admins, Limits, MailCount, RESEND_INTERVAL,
 };
 use super::input::{collect, finish, Field, RequestBody};
 use super::member::{Invitation, KubernetesRole, Member, MemberResponse, Role};
 use super::organisation::Organisation;
-use super::records::{take_slot, MailLog};
-use super::resend::RESEND_INTERVAL;
+use super::outbound::member_outbound;
+use super::verification::address_hash;
 use super::{Caller, Email, FieldError, Rejection, Slug};
 
 /// How long an invitation may be claimed, unless configured otherwise (`INVITATION_TTL_DAYS`).
@@ -198,10 +199,7 @@ pub fn accept(
         )));
     }
     let (change, bound) = claim_invitation(&standing.organisation, caller, invited.clone(), now);
-    let organisation = match &change.profile {
-        super::change::Profile::Update { organisation, .. } => organisation.clone(),
-        _ => standing.organisation.clone(),
-    };
+    let organisation = change.profile_after(&standing.organisation);
     Ok(Decision::write(change, (organisation, bound)))
 }
 
@@ -243,7 +241,7 @@ pub fn leave_or_decline(
                 "You are the last admin of organisation '{slug}'; make another member admin first."
             )));
         }
-        let next = next_revision(organisation, -i64::from(joined_admin));
+        let next = with_admins(organisation, -i64::from(joined_admin));
         let event = ActivityEvent::new(
             ActivityType::MemberLeft,
             actor.clone(),
@@ -257,13 +255,13 @@ pub fn leave_or_decline(
             member,
             now,
         ));
-        return Ok(Change::update(next, organisation.revision, event).with_all(removal(member)));
+        return Ok(Change::update(organisation, next, event).with_all(removal(member)));
     }
     let invited = standing
         .invitation
         .as_ref()
         .ok_or_else(|| no_invitation(organisation))?;
-    let next = next_revision(organisation, 0);
+    let next = organisation.clone();
     let event = ActivityEvent::new(
         ActivityType::InvitationDeclined,
         actor.clone(),
@@ -286,7 +284,7 @@ pub fn leave_or_decline(
     if let Some(email) = &invited.email {
         writes[1] = Write::remove(RecordKey::MemberByEmail(email.clone()), Expect::Unclaimed);
     }
-    Ok(Change::update(next, organisation.revision, event).with_all(writes))
+    Ok(Change::update(organisation, next, event).with_all(writes))
 }
 
 /// The body of `PATCH .../members/{memberIdentity}` as sent.
@@ -381,7 +379,7 @@ pub fn change_role(
         .map(Email::as_str)
         .or(before.username.as_deref())
         .unwrap_or("a member");
-    let next = next_revision(
+    let next = with_admins(
         &access.organisation,
         i64::from(is_admin) - i64::from(was_admin),
     );
@@ -409,7 +407,7 @@ pub fn change_role(
         now,
     )
     .with_outbound(outbound);
-    let mut change = Change::update(next, access.organisation.revision, event)
+    let mut change = Change::update(&access.organisation, next, event)
         .with(Write::put(Record::Member(after.clone()), Expect::Present));
     if joined {
         change = change.with(Write::put(
@@ -440,13 +438,14 @@ pub fn may_invite(members: &[Member], limit: u32, now: DateTime<Utc>) -> Result<
 }
 
 /// `POST .../members/{memberIdentity}/invitation/resend` (admins): the invitation (expired or
-/// not) gets a new expiry and a new mail, counted in the address's mail log as verification
-/// mails are (429 within [`RESEND_INTERVAL`] of the last one, or past
-/// [`MAILS_PER_ADDRESS_PER_HOUR`]). 404 for no such member, 400 once joined.
+/// not) gets a new expiry and a new mail, counted against the organisation's mail budgets as
+/// verification mails are (429 within [`RESEND_INTERVAL`] of the last mail to the address from
+/// this organisation, past its hourly share for the address or the address's share from all
+/// organisations, or past the daily budget). 404 for no such member, 400 once joined.
 pub fn resend_invitation(
     access: &Access,
     identity: Uuid,
-    log: &MailLog,
+    limits: Limits,
     ttl_days: u32,
     now: DateTime<Utc>,
 ) -> Result<Decision<Member>, Rejection> {
@@ -462,54 +461,75 @@ pub fn resend_invitation(
             "Member {identity} has already joined organisation '{slug}'; there is no invitation to send."
         )));
     }
-    if let Some(last) = log.sent_at.iter().max() {
-        let wait = *last + RESEND_INTERVAL - now;
+    let email = member.email.as_ref().ok_or_else(|| {
+        Rejection::invalid(format!(
+            "Member {identity} has no e-mail address to send to."
+        ))
+    })?;
+    let to = address_hash(email);
+    let (_, last) = organisation.mails_sent.to_address(&to, now);
+    if let Some(wait) = last.map(|last| last + RESEND_INTERVAL - now) {
         if wait > Duration::zero() {
-            let seconds = u64::try_from((wait.num_milliseconds().max(1) + 999) / 1000).unwrap_or(1);
-            return Err(Rejection::TooMany {
-                message: format!(
-                    "A mail went to this address less than 60 seconds ago. Try again in {seconds} seconds."
-                ),
-                retry_after_seconds: seconds,
-            });
+            return Err(too_many(
+                "A mail went to this address less than 60 seconds ago.",
+                wait,
+            ));
         }
     }
-    if let Err(seconds) = take_slot(
-        &log.sent_at,
-        now,
-        Duration::hours(1),
-        MAILS_PER_ADDRESS_PER_HOUR,
-    ) {
+    if let Some(frees_at) = organisation.mails_sent.address_frees_at(&to, now) {
+        return Err(too_many(
+            "This organisation sent its hourly share of mails to this address.",
+            frees_at - now,
+        ));
+    }
+    if limits.address_capped {
         return Err(Rejection::TooMany {
             message: format!(
-                "This address had {MAILS_PER_ADDRESS_PER_HOUR} mails from us in the last hour; \
-                 try again later."
+                "This address had {MAILS_PER_ADDRESS_PER_HOUR} mails this hour; try again later."
             ),
-            retry_after_seconds: seconds,
+            retry_after_seconds: AddressMailCounter::retry_after(now),
         });
     }
-    let counted = count_mail(log, slug, now)
-        .change
-        .map(|change| change.writes)
-        .unwrap_or_default();
     let renewed = Member {
         invitation: Some(invitation_terms(now, ttl_days)),
         ..member.clone()
     };
-    // The profile is written at its revision (one write more): a claim or removal decided
-    // concurrently moves it, and this is decided again.
-    let change = Change {
-        slug: slug.clone(),
-        profile: Profile::Update {
-            organisation: organisation.clone(),
-            read_revision: organisation.revision,
-        },
-        activity: None,
-        writes: vec![Write::put(Record::Member(renewed.clone()), Expect::Present)],
-        ledger: None,
-    }
-    .with_all(counted);
+    // The profile records the mail and is written at its revision (one write more): a claim or
+    // removal decided concurrently moves it, and this is decided again.
+    let mut next = organisation.clone();
+    let counted = match count_mail(&mut next, email, limits, now)? {
+        MailCount::Send(write) => Some(write),
+        MailCount::Suppress => None,
+    };
+    let change = Change::rewrite(organisation, next)
+        .with(Write::put(Record::Member(renewed.clone()), Expect::Present))
+        .with_all(counted);
     Ok(Decision::write(change, renewed))
+}
+
+/// Adds `member` (an invitation) as [`super::decisions::add_member`] does, and counts its
+/// invitation mail against the budgets: the answer is whether to send it (`false`: the address
+/// had its share, the mail is suppressed; 429 when the organisation spent its daily budget).
+pub fn invite_member(
+    access: &Access,
+    member: &Member,
+    limits: Limits,
+    now: DateTime<Utc>,
+) -> Result<Decision<bool>, Rejection> {
+    let mut change = super::decisions::add_member(access, member, now);
+    let Some(email) = &member.email else {
+        return Ok(Decision::write(change, false));
+    };
+    let counted = change.edit_profile(|profile| count_mail(profile, email, limits, now));
+    let send = match counted {
+        Some(Ok(MailCount::Send(write))) => {
+            change = change.with(write);
+            true
+        }
+        Some(Ok(MailCount::Suppress)) | None => false,
+        Some(Err(refused)) => return Err(refused),
+    };
+    Ok(Decision::write(change, send))
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Domain newtypes: every value that crosses the edge is parsed once into one of these, so the
 //! rest of the code never re-checks a string.
 
-pub mod access;
 pub mod activity;
+pub mod authorisation;
+pub mod budgets;
 pub mod change;
 pub mod decisions;
 pub mod input;
@@ -11,10 +12,11 @@ pub mod member;
 pub mod memberships;
 pub mod operator;
 pub mod organisation;
+pub mod outbound;
 pub mod platform;
 pub mod quotas;
 pub mod records;
-pub mod resend;
+pub mod username;
 pub mod vat;
 pub mod verification;
 

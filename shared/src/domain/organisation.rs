@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::budgets::MailsSent;
 use super::input::{collect, finish, Field, RequestBody};
 use super::vat::VatNumber;
-use super::verification::{next_vat_check, VatStatus, Verification, ViesAnswer};
+use super::verification::{next_vat_check, EmailKind, VatStatus, Verification, ViesAnswer};
 use super::FieldError;
 use super::{bounded_text, Email, OrganisationNameRef, Slug};
 
@@ -138,12 +139,26 @@ pub struct Organisation {
     /// code hashes back (storage/write.rs, `profile_as_read`).
     #[serde(default)]
     pub profile_writes: u64,
+    /// The verification and invitation mails of the last 24 hours (domain::budgets).
+    #[serde(default)]
+    pub mails_sent: MailsSent,
+    /// When the VAT number was changed in the last 24 hours (domain::budgets).
+    #[serde(default)]
+    pub vat_changes: Vec<DateTime<Utc>>,
 }
 
 impl Organisation {
     /// This profile as storage keeps it once an update of it is written: one write more
     /// ([`Organisation::profile_writes`]). What a change carries forward after writing it (a
     /// batch of platform events, a claimed invitation) is this, or its next write reads again.
+    /// The organisation's address of `kind` (there may be no billing address).
+    pub fn email_of(&self, kind: EmailKind) -> Option<&Email> {
+        match kind {
+            EmailKind::Contact => Some(&self.contact_email),
+            EmailKind::Billing => self.billing_email.as_ref(),
+        }
+    }
+
     pub fn as_written(self) -> Self {
         Self {
             profile_writes: self.profile_writes + 1,
@@ -640,6 +655,8 @@ pub mod tests_support {
             verification: Verification::default(),
             vat_next_check_at: None,
             profile_writes: 0,
+            mails_sent: MailsSent::default(),
+            vat_changes: Vec::new(),
         }
     }
 }

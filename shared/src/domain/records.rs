@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::verification::EmailKind;
 use super::{Email, Slug, Subject};
 
 /// Which membership an e-mail address holds in an organisation, and who claimed it.
@@ -48,21 +47,6 @@ pub struct DeletionRecord {
     pub outbound: Option<Box<super::activity::Outbound>>,
 }
 
-/// What a verification code verifies. Stored under the code's hash, never the code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EmailCode {
-    pub code_hash: String,
-    pub slug: Slug,
-    pub kind: EmailKind,
-    pub email: Email,
-    pub created_at: DateTime<Utc>,
-    /// Epoch seconds; also the table's TTL attribute.
-    pub expires_at: i64,
-    /// When the code verified its address (it is kept until it expires, marked used).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub used_at: Option<DateTime<Utc>>,
-}
-
 /// When a user created organisations (creates and registrations) in the last 24 hours: the
 /// per-user limit is checked and moved in the create's own transaction, on condition of
 /// `version`.
@@ -72,18 +56,6 @@ pub struct CreationLog {
     pub created_at: Vec<DateTime<Utc>>,
     /// 0: not stored yet.
     pub version: u64,
-}
-
-/// When verification mails went to one address (any organisation) in the last hour. Keyed by
-/// the address's hash: the log does not hold the address.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MailLog {
-    pub address_hash: String,
-    pub sent_at: Vec<DateTime<Utc>>,
-    /// 0: not stored yet.
-    pub version: u64,
-    /// Epoch seconds; also the table's TTL attribute.
-    pub expires_at: i64,
 }
 
 /// The first answer to a request made with an `Idempotency-Key`: written in the same

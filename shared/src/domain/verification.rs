@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::input::{Field, RequestBody};
-use super::records::EmailCode;
 use super::{Email, FieldError, Slug};
 
 /// What an organisation has proven, as `validation-status` reports it. Stored as the profile's
@@ -270,6 +269,21 @@ pub fn normalise_entity_text(value: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
+}
+
+/// What a verification code verifies. Stored under the code's hash, never the code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailCode {
+    pub code_hash: String,
+    pub slug: Slug,
+    pub kind: EmailKind,
+    pub email: Email,
+    pub created_at: DateTime<Utc>,
+    /// Epoch seconds; also the table's TTL attribute.
+    pub expires_at: i64,
+    /// When the code verified its address (it is kept until it expires, marked used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

@@ -15,9 +15,9 @@ use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord};
 use crate::domain::records::{
-    CreationLog, DeletionRecord, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup,
-    MailLog, Registration,
+    CreationLog, DeletionRecord, EmailLookup, IdempotencyRecord, IdentityLookup, Registration,
 };
+use crate::domain::verification::EmailCode;
 use crate::domain::Slug;
 
 /// The attribute that names an item's entity type.
@@ -44,8 +44,12 @@ pub mod fields {
     pub const PAYMENT_VERSION: &str = "payment_version";
     pub const PAYMENT_METHOD_ATTACHED_AT: &str = "payment_method_attached_at";
     pub const RESOURCE_RECORDS: &str = "resource_records";
-    /// [`EmailCode::used_at`](crate::domain::records::EmailCode).
+    /// [`EmailCode::used_at`](crate::domain::verification::EmailCode).
     pub const USED_AT: &str = "used_at";
+    /// The table's TTL attribute (epoch seconds).
+    pub const EXPIRES_AT: &str = crate::storage::schema::TTL_ATTRIBUTE;
+    /// Mails counted by an address's hourly counter.
+    pub const SENT: &str = "sent";
 }
 
 /// A stored item type.
@@ -308,13 +312,9 @@ impl Entity for IdempotencyRecord {
     }
 }
 
-/// Outside the partitions: when verification mails went to an address lately.
-impl Entity for MailLog {
-    const TYPE: &'static str = "mail_log";
-    fn key(&self, _: &Slug) -> Key {
-        Key::mail_log(&self.address_hash)
-    }
-}
+/// Outside the partitions: the mails to one address in one clock hour, across organisations
+/// (written by `ADD`, never put: see `write::Store::count_mail`).
+pub const ADDRESS_MAIL_COUNTER: &str = "address_mail_counter";
 
 #[cfg(test)]
 mod tests {

@@ -24,7 +24,7 @@
 //! | deleted organisation (`deletion`)       | `DELETED#<uuid>`      | `DELETED`                | DELETE (TTL: 400 days)    |
 //! | verification code (`email_code`)        | `EMAILCODE#<sha256>`  | `EMAILCODE`              | create, PATCH (TTL: 24 h) |
 //! | creation log (`creation_log`)           | `USER#<sub>`          | `CREATIONS`              | create, registration      |
-//! | mail log (`mail_log`)                   | `MAILTO#<sha256>`     | `MAILS`                  | verification mails (TTL)  |
+//! | mails to an address (`address_mail_counter`) | `MAILTO#<sha256>` | `HOUR#<epoch hour>`   | every mail (`ADD`; TTL 2 h) |
 //! | idempotent answer (`idempotency`)       | `IDEMPOTENCY#<sha256>`| `IDEMPOTENCY`            | POSTs with a key (TTL 24 h)|
 //!
 //! The profile also carries `gsi1pk` = `VATDUE#<shard>` and `gsi1sk` = the time its VAT number is
@@ -178,8 +178,9 @@ impl Key {
         Self::new(format!("IDEMPOTENCY#{key_hash}"), "IDEMPOTENCY")
     }
 
-    pub fn mail_log(address_hash: &str) -> Self {
-        Self::new(format!("MAILTO#{address_hash}"), "MAILS")
+    /// The mails to one address in one clock hour (hours since the epoch).
+    pub fn address_mail_counter(address_hash: &str, hour: i64) -> Self {
+        Self::new(format!("MAILTO#{address_hash}"), format!("HOUR#{hour}"))
     }
 }
 

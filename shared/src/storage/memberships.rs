@@ -79,7 +79,7 @@ impl Store {
     /// BatchGet, and a GetItem of the invited member when there is an invitation.
     pub async fn standing(&self, slug: &Slug, caller: &Caller) -> Result<Read, StoreError> {
         let Some(snapshot) = self
-            .snapshot(slug, caller, crate::domain::access::Reads::default())
+            .snapshot(slug, caller, crate::domain::authorisation::Reads::default())
             .await?
         else {
             return Ok(Read::NoOrganisation);

@@ -3,7 +3,7 @@
 
 //! DynamoDB access: one table (keys and access patterns in [`keys`], item types in
 //! [`entities`]), items mapped with serde_dynamo. Every change to an organisation goes through
-//! one write path ([`write`]): a read, a pure decision, one TransactWriteItems under the
+//! one write path ([`write`](mod@write)): a read, a pure decision, one TransactWriteItems under the
 //! revision guard, and conflicts retried in one place ([`retry`]).
 //!
 //! This is the only module that knows DynamoDB: nothing above it names an SDK type or builds a
@@ -39,7 +39,7 @@ pub type Item = HashMap<String, AttributeValue>;
 pub enum StoreError {
     /// Another writer got there first: what a decision rested on has changed since it was
     /// read, or DynamoDB reported a transaction conflict. The read-decide-write is safe to
-    /// run again ([`write::Store::decide_and_write`] does).
+    /// run again ([`Store::decide_and_write`] does).
     #[error("concurrent change; retry")]
     Conflict,
     /// The change cannot be written as it is, for this reason.
@@ -53,21 +53,46 @@ pub enum StoreError {
     InvalidChange(&'static str),
     #[error("DynamoDB request failed: {0}")]
     Sdk(#[from] Box<aws_sdk_dynamodb::Error>),
+    /// DynamoDB could not take the request now: throttled (`ThrottlingException`,
+    /// `ProvisionedThroughputExceededException`, `RequestLimitExceeded`, a transaction item's
+    /// `ThrottlingError`), a timeout, or no connection. Nothing of the request was written
+    /// (one TransactWriteItems is all or nothing); the caller may retry later.
+    #[error("DynamoDB unavailable: {0}")]
+    Unavailable(Box<aws_sdk_dynamodb::Error>),
     #[error("item does not map: {0}")]
     Mapping(#[from] serde_dynamo::Error),
 }
 
-impl StoreError {
-    pub fn is_conflict(&self) -> bool {
-        matches!(self, Self::Conflict)
-    }
-}
+/// The error codes of DynamoDB refusing a request for load, not for what it asks (DynamoDB
+/// Developer Guide, "Error handling with DynamoDB": throttling and request-limit errors are
+/// retryable; the SDK has retried them already when they reach us).
+const UNAVAILABLE_CODES: [&str; 3] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+];
 
 pub(crate) fn sdk<E, R>(error: SdkError<E, R>) -> StoreError
 where
     aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
-    StoreError::Sdk(Box::new(aws_sdk_dynamodb::Error::from(error)))
+    let unavailable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => service
+            .err()
+            .code()
+            .is_some_and(|code| UNAVAILABLE_CODES.contains(&code)),
+        _ => false,
+    };
+    let error = Box::new(aws_sdk_dynamodb::Error::from(error));
+    if unavailable {
+        StoreError::Unavailable(error)
+    } else {
+        StoreError::Sdk(error)
+    }
 }
 
 /// The table, and the client to reach it. Cheap to clone.
@@ -98,6 +123,8 @@ impl Store {
         Self::new(Client::new(config), table)
     }
 
+    /// The SDK client, for tests that reach DynamoDB directly (feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -154,7 +181,7 @@ impl Store {
 
     /// One TransactWriteItems. Failed conditions come back as [`StoreError::ConditionFailed`]
     /// with their indexes; DynamoDB's transaction conflicts as [`StoreError::Conflict`] (the
-    /// SDK does not retry those: the callers' [`retry_on_conflict`] does).
+    /// SDK does not retry those: the one retry loop, [`Store::decide_and_write`], does).
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         let result = self
             .client
@@ -172,6 +199,9 @@ impl Store {
                     };
                     if reasons.iter().any(|r| code(r) == "TransactionConflict") {
                         return Err(StoreError::Conflict);
+                    }
+                    if reasons.iter().any(|r| code(r) == "ThrottlingError") {
+                        return Err(StoreError::Unavailable(Box::new(error.into())));
                     }
                     let failed: Vec<usize> = reasons
                         .iter()

@@ -1,21 +1,19 @@
 //! Reads of an organisation and of the records beside it;
 //! the VAT schedule's index: [`super::vat_schedule`]. Keys and access patterns: [`super::keys`].
 
-use aws_sdk_dynamodb::types::WriteRequest;
 use uuid::Uuid;
 
 use super::entities::{entity_type, from_item, Entity, MemberBySubject, ResourceEntry};
 use super::keys::Key;
 use super::{Item, Store, StoreError};
-use crate::domain::access::{Reads, Snapshot};
+use crate::domain::authorisation::{Reads, Snapshot};
 use crate::domain::ledger::ResourceLedger;
 use crate::domain::member::Member;
 use crate::domain::organisation::Organisation;
 use crate::domain::platform::{Resource, ResourceRecord, ResourceState};
 use crate::domain::quotas::QuotaOverrides;
-use crate::domain::records::{
-    CreationLog, EmailCode, EmailLookup, IdempotencyRecord, IdentityLookup, MailLog,
-};
+use crate::domain::records::{CreationLog, EmailLookup, IdempotencyRecord, IdentityLookup};
+use crate::domain::verification::EmailCode;
 use crate::domain::{Caller, Slug, Subject};
 
 /// What a platform event's decision needs read of its organisation.
@@ -114,7 +112,7 @@ impl Store {
         if let Some(identity) = reads.member {
             wanted.push(Key::member(slug, identity));
         }
-        let mut organisation = None;
+        let mut organisation: Option<Organisation> = None;
         let mut member = None;
         let mut invitation = None;
         let mut ledger = ResourceLedger::default();
@@ -183,19 +181,6 @@ impl Store {
             .transpose()
     }
 
-    /// The mail log of an address (by hash); a fresh one (version 0) when there is none.
-    pub async fn mail_log(&self, address_hash: &str) -> Result<MailLog, StoreError> {
-        Ok(self
-            .get(Key::mail_log(address_hash))
-            .await?
-            .map(from_item)
-            .transpose()?
-            .unwrap_or_else(|| MailLog {
-                address_hash: address_hash.to_owned(),
-                ..MailLog::default()
-            }))
-    }
-
     pub async fn email_code(&self, code_hash: &str) -> Result<Option<EmailCode>, StoreError> {
         self.get(Key::email_code(code_hash))
             .await?
@@ -212,7 +197,8 @@ impl Store {
     }
 
     /// Writes `entity` as it is, with no condition: for seeding tests and benchmarks, never for
-    /// a change users see.
+    /// a change users see (feature `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub async fn seed<E: Entity>(&self, entity: &E, organisation: &Slug) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -224,7 +210,9 @@ impl Store {
         Ok(())
     }
 
-    /// Seeds many items at once (BatchWriteItem), for tests and benchmarks.
+    /// Seeds many items at once (BatchWriteItem), for tests and benchmarks (feature
+    /// `test-util`).
+    #[cfg(any(test, feature = "test-util"))]
     pub async fn seed_all<E: Entity>(
         &self,
         entities: &[E],
@@ -237,7 +225,11 @@ impl Store {
                 aws_sdk_dynamodb::types::PutRequest::builder()
                     .set_item(Some(item))
                     .build()
-                    .map(|put| WriteRequest::builder().put_request(put).build())
+                    .map(|put| {
+                        aws_sdk_dynamodb::types::WriteRequest::builder()
+                            .put_request(put)
+                            .build()
+                    })
                     .map_err(|_| StoreError::InvalidChange("put request without an item"))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -1,5 +1,5 @@
 //! Optimistic concurrency: how often and how patiently a read-decide-write that lost a race is
-//! run again ([`super::write::Store::decide_and_write`] is the one loop that does).
+//! run again ([`Store::decide_and_write`](super::Store::decide_and_write) is the one loop that does).
 
 use std::time::Duration;
 

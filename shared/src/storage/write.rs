@@ -7,7 +7,6 @@
 use std::future::Future;
 
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
-use chrono::Utc;
 
 use super::entities::{
     fields, to_item, ActivityEntry, MemberBySubject, PurgeMarker, ResourceEntry,
@@ -15,12 +14,15 @@ use super::entities::{
 use super::keys::{self, Key};
 use super::retry::{backoff, MAX_ATTEMPTS};
 use super::{n, Condition, Store, StoreError};
-use crate::domain::access::{self, Access, Membership, Permission, Reads};
+use crate::domain::budgets::{AddressMailCounter, MAILS_PER_ADDRESS_PER_HOUR};
 use crate::domain::change::{
     Change, Decision, Expect, IfNot, LedgerUpdate, Operation, Profile, Record, RecordKey, Refusal,
 };
-use crate::domain::decisions::claim_invitation;
-use crate::domain::{Caller, Rejection, Slug};
+use crate::domain::Slug;
+
+#[cfg(test)]
+#[path = "write_tests.rs"]
+mod tests;
 
 /// The conflict retries of one write loop, written as the metric `ConflictRetries` when the
 /// loop ends, if there were any.
@@ -80,101 +82,6 @@ impl Store {
         }
     }
 
-    /// A change to the organisation `slug` by `caller`: one read that also authorises them for
-    /// `permission` (claiming their invitation on first use), the decision on what was read,
-    /// one transaction. `Rejection`s of the authorisation or of `decide` end the request.
-    pub async fn apply<T, E>(
-        &self,
-        slug: &Slug,
-        caller: &Caller,
-        permission: Permission,
-        reads: Reads,
-        mut decide: impl FnMut(&Access) -> Result<Decision<T>, E>,
-    ) -> Result<T, E>
-    where
-        E: From<StoreError> + From<Rejection>,
-    {
-        self.decide_and_write(
-            |_| self.authorise(slug, caller, permission, reads),
-            |access: Access| decide(&access),
-        )
-        .await
-    }
-
-    /// A read of the organisation `slug` by `caller`, authorised for `permission`: one round
-    /// trip (two more on the first use of an invitation, which is claimed).
-    pub async fn read_authorised<E>(
-        &self,
-        slug: &Slug,
-        caller: &Caller,
-        permission: Permission,
-        reads: Reads,
-    ) -> Result<Access, E>
-    where
-        E: From<StoreError> + From<Rejection>,
-    {
-        self.apply(slug, caller, permission, reads, |access| {
-            Ok(Decision::nothing(access.clone()))
-        })
-        .await
-    }
-
-    /// Writes a change that rests on no read (a new organisation), retrying conflicts.
-    pub async fn apply_change(&self, change: &Change) -> Result<(), StoreError> {
-        self.decide_and_write(
-            |_| async { Ok(Some(())) },
-            |()| Ok(Decision::write(change.clone(), ())),
-        )
-        .await
-    }
-
-    /// 404 when the organisation does not exist, 403 when the caller is neither a member nor
-    /// invited, or their role does not allow `permission`. `None`: claiming the invitation
-    /// raced another change; read again.
-    async fn authorise<E>(
-        &self,
-        slug: &Slug,
-        caller: &Caller,
-        permission: Permission,
-        reads: Reads,
-    ) -> Result<Option<Access>, E>
-    where
-        E: From<StoreError> + From<Rejection>,
-    {
-        let mut snapshot = self
-            .snapshot(slug, caller, reads)
-            .await?
-            .ok_or_else(|| access::no_such_organisation(slug))?;
-        let member = match access::membership(&snapshot, slug)? {
-            Membership::Member(member) => member,
-            Membership::Invited(identity) => {
-                let Some(invited) = self.member(slug, identity).await? else {
-                    return Ok(None);
-                };
-                // An expired invitation is never claimed: the caller is not a member.
-                if invited.status(Utc::now())
-                    == crate::domain::memberships::MembershipStatus::Expired
-                {
-                    snapshot.invitation = None;
-                    access::membership(&snapshot, slug)?;
-                }
-                let (change, bound) =
-                    claim_invitation(&snapshot.organisation, caller, invited, Utc::now());
-                match self.write(&change).await {
-                    Err(StoreError::Conflict) => return Ok(None),
-                    other => other?,
-                }
-                tracing::info!(%slug, member = %bound.identity, "invitation claimed");
-                if let Profile::Update { organisation, .. } = change.profile {
-                    snapshot.organisation = organisation.as_written();
-                }
-                bound
-            }
-        };
-        access::permit(&member, permission, slug)?;
-        Ok(Some(Access::new(caller.clone(), snapshot, member)))
-    }
-
     /// Writes `change` in one TransactWriteItems. When expectations fail, the refusal of the
     /// failed item that matters most is [`StoreError::Refused`]; failed expectations that only
     /// mean "read again" ([`IfNot::Retry`]), and transaction conflicts, are
@@ -214,13 +121,14 @@ impl Store {
                 meanings.extend([IfNot::Refuse(Refusal::SlugTaken); 2]);
                 Some(organisation.revision)
             }
-            Profile::Update {
-                organisation,
-                read_revision,
-            } => {
+            Profile::Update(update) => {
+                let organisation = update.organisation();
                 items.push(self.put(
                     to_item(&organisation.clone().as_written(), slug)?,
-                    Some(profile_as_read(*read_revision, organisation.profile_writes)),
+                    Some(profile_as_read(
+                        update.read_revision(),
+                        organisation.profile_writes,
+                    )),
                 )?);
                 meanings.push(IfNot::Retry);
                 Some(organisation.revision)
@@ -259,6 +167,7 @@ impl Store {
                     record_key(key, slug).into_item(),
                     condition.ok_or(StoreError::InvalidChange("a check needs an expectation"))?,
                 ),
+                Operation::CountMail(counter) => self.count_mail(counter),
             }?);
             meanings.push(write.if_not);
         }
@@ -267,6 +176,30 @@ impl Store {
             meanings.push(IfNot::Retry);
         }
         Ok((items, meanings))
+    }
+
+    /// One more mail to an address this clock hour: `ADD 1` on condition that the counter is
+    /// below the cap. No read: DynamoDB creates the counter on its first `ADD`, and its TTL
+    /// removes it after the hour.
+    fn count_mail(&self, counter: &AddressMailCounter) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(
+                Key::address_mail_counter(&counter.address_hash, counter.hour).into_item(),
+            ))
+            .update_expression("ADD #sent :one SET #entity = :entity, #expires = :expires")
+            .expression_attribute_names("#entity", super::entities::ENTITY)
+            .expression_attribute_names("#expires", fields::EXPIRES_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":entity", super::s(super::entities::ADDRESS_MAIL_COUNTER))
+            .expression_attribute_values(":expires", n(counter.expires_at()));
+        let update = Condition::new("attribute_not_exists(#sent) OR #sent < :cap")
+            .name("#sent", fields::SENT)
+            .value(":cap", n(MAILS_PER_ADDRESS_PER_HOUR))
+            .apply_update(update)
+            .build()
+            .map_err(|_| StoreError::InvalidChange("mail counter update"))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// The ledger's counters and totals are `ADD`ed: computed from the record as read, they
@@ -360,6 +293,8 @@ fn precedence(refusal: Refusal) -> u8 {
         Refusal::AlreadyRegistered => 3,
         Refusal::SlugTaken => 2,
         Refusal::MemberEmailTaken | Refusal::CodeUsed => 1,
+        // Only a full counter: any other refusal is the request's answer.
+        Refusal::AddressMailCap => 0,
     }
 }
 
@@ -437,7 +372,6 @@ fn record_item(record: &Record, slug: &Slug) -> Result<super::Item, StoreError> 
             slug,
         ),
         Record::CreationLog(log) => to_item(log, slug),
-        Record::MailLog(log) => to_item(log, slug),
         Record::Idempotency(record) => to_item(record, slug),
     }
 }
@@ -453,72 +387,26 @@ fn record_key(key: &RecordKey, slug: &Slug) -> Key {
     }
 }
 
-/// The operator plane's read and write (`/admin/v1/orgs/{organisationIdentity}`): like
-/// [`Store::apply`], but the caller is authorised by the operator scope, not by a membership.
+/// The operator plane's read (`/admin/v1/orgs/{organisationIdentity}`): the operator is
+/// authorised by the request layer (`crate::access::apply_as_operator`), not by a membership.
 mod operators {
     use uuid::Uuid;
 
     use super::super::entities::{entity_type, from_item, ActivityEntry, Entity, ResourceEntry};
     use super::super::keys::Key;
     use super::super::{Store, StoreError};
-    use crate::domain::access;
     use crate::domain::activity::ActivityEvent;
-    use crate::domain::change::Decision;
     use crate::domain::ledger::ResourceLedger;
     use crate::domain::operator::{Creator, OperatorView};
     use crate::domain::organisation::Organisation;
     use crate::domain::platform::{Resource, ResourceRecord};
-    use crate::domain::{Caller, Rejection, Slug};
+    use crate::domain::Slug;
 
     impl Store {
-        /// A change by a platform operator to the organisation `identity` names: 403 unless the
-        /// caller's token grants the operator scope (no membership is read, none is needed,
-        /// and none suffices), 404 when the identity names no organisation; then read
-        /// ([`OperatorView`]), decide and write in [`Store::decide_and_write`]'s loop.
-        pub async fn apply_as_operator<T, E>(
-            &self,
-            identity: Uuid,
-            caller: &Caller,
-            mut decide: impl FnMut(&OperatorView) -> Result<Decision<T>, E>,
-        ) -> Result<T, E>
-        where
-            E: From<StoreError> + From<Rejection>,
-        {
-            access::operate(caller)?;
-            let slug = self
-                .slug_by_identity(identity)
-                .await?
-                .ok_or_else(|| access::no_organisation_with_identity(identity))?;
-            self.decide_and_write(
-                |_| async {
-                    match self.operator_view(&slug, identity).await? {
-                        Some(view) => Ok(Some(view)),
-                        None => Err(E::from(access::no_organisation_with_identity(identity))),
-                    }
-                },
-                |view: OperatorView| decide(&view),
-            )
-            .await
-        }
-
-        /// What a platform operator sees of the organisation `identity` names, authorised as
-        /// [`Store::apply_as_operator`] authorises.
-        pub async fn read_as_operator<E>(
-            &self,
-            identity: Uuid,
-            caller: &Caller,
-        ) -> Result<OperatorView, E>
-        where
-            E: From<StoreError> + From<Rejection>,
-        {
-            self.apply_as_operator(identity, caller, |view| Ok(Decision::nothing(view.clone())))
-                .await
-        }
-
         /// One BatchGet: the profile, the ledger, the `QUOTAS` record and the first activity
         /// event (who created the organisation). `None` when there is no profile, or when it is
         /// another organisation's (the one `identity` named was deleted and its slug reused).
-        async fn operator_view(
+        pub async fn operator_view(
             &self,
             slug: &Slug,
             identity: Uuid,

@@ -40,6 +40,16 @@ pub struct Reads {
     pub member: Option<Uuid>,
 }
 
+impl Reads {
+    /// The profile and membership, with the resource ledger.
+    pub fn with_ledger() -> Self {
+        Self {
+            ledger: true,
+            ..Self::default()
+        }
+    }
+}
+
 /// One read of an organisation: the profile, the caller's membership (by token subject) or the
 /// invitation for the caller's verified e-mail, and what [`Reads`] asked for.
 #[derive(Debug, Clone)]
@@ -105,14 +115,14 @@ pub fn no_such_organisation(slug: &Slug) -> Rejection {
 }
 
 /// The operator plane (`/admin/v1/orgs/...`) is for platform operators only: the token must
-/// grant the [`OPERATOR_SCOPE`]; else 403, whatever organisations the caller is a member of (a
+/// grant the [`OPERATOR_SCOPE`] and name the operator group; else 403, whatever organisations the caller is a member of (a
 /// membership, even as admin, grants nothing here, and no operator is a member by being one).
 pub fn operate(caller: &Caller) -> Result<(), Rejection> {
     if caller.operator {
         Ok(())
     } else {
         Err(Rejection::Forbidden(format!(
-            "Only platform operators may do this: the token must grant the scope '{OPERATOR_SCOPE}'."
+            "Only platform operators may do this: the token must grant the scope '{OPERATOR_SCOPE}' to a member of the operator group."
         )))
     }
 }
