@@ -351,7 +351,12 @@ fn filled_samconfig(stack: &str, leave_out: &str) -> String {
         "MailFrom=no-reply@acme-cloud.eu",
         "MailIdentity=acme-cloud.eu",
         "PlatformEventProducerAccounts=210987654321",
-        "PlatformEventProducerPrincipals=arn:aws:iam::210987654321:role/clusters-*",
+        "OperatorJwtAudience=0p3r4t0rs4pp",
+        "ClustersEventProducerPrincipals=arn:aws:iam::210987654321:role/clusters-*",
+        "CloudAccountsEventProducerPrincipals=arn:aws:iam::210987654321:role/cloud-accounts-*",
+        "MonitoringEventProducerPrincipals=arn:aws:iam::210987654321:role/monitoring-*",
+        "PaymentsEventProducerPrincipals=arn:aws:iam::210987654321:role/payments-*",
+        "OperatorsEventProducerPrincipals=arn:aws:iam::210987654321:role/operators-*",
     ]
     .iter()
     .filter(|p| !p.starts_with(&format!("{leave_out}=")))
@@ -399,7 +404,9 @@ fn make_deploy_refuses_placeholders_naming_each() {
             "MailFrom",
             "MailIdentity",
             "PlatformEventProducerAccounts",
-            "PlatformEventProducerPrincipals",
+            "OperatorJwtAudience",
+            "ClustersEventProducerPrincipals",
+            "PaymentsEventProducerPrincipals",
         ] {
             assert!(
                 text.contains(&format!("parameter {name}=")),
