@@ -226,17 +226,31 @@ async fn an_idempotent_replay_is_counted_by_route() {
 async fn mails_are_counted_as_sent_suppressed_and_failed() {
     let mut env = TestEnv::new().await;
     let address = format!("metrics-{}@mail.example", uuid::Uuid::new_v4().simple());
-    // Six organisations with one contact address: five mails in the hour, the sixth suppressed.
+    // One organisation mails the address six times in the hour (its create, then PATCHes of the
+    // billing address back to it, each after one to another address): five go, the sixth is
+    // suppressed; the five to the other addresses go.
+    let admin = TestUser::new("mailer");
     let ((), documents) = emitted(async {
-        for i in 0..6 {
-            let reply = send(
-                &env.app,
-                ApiRequest::post("/api/v1/organisations")
-                    .by(&TestUser::new(&format!("mailer{i}")))
-                    .json(create_body(&format!("Metric Mailer {i}"), &address)),
-            )
-            .await;
-            assert_eq!(reply.status, 200, "{}", reply.body);
+        let reply = send(
+            &env.app,
+            ApiRequest::post("/api/v1/organisations")
+                .by(&admin)
+                .json(create_body("Metric Mailer", &address)),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let slug = reply.body["slug"]["slugValue"].as_str().unwrap().to_owned();
+        for i in 0..5 {
+            for billing in [format!("other{i}@mail.example"), address.clone()] {
+                let patched = send(
+                    &env.app,
+                    ApiRequest::patch(&format!("/api/v1/organisations/{slug}"))
+                        .by(&admin)
+                        .json(json!({"billingEmail": billing})),
+                )
+                .await;
+                assert_eq!(patched.status, 200, "{}", patched.body);
+            }
         }
     })
     .await;
@@ -244,10 +258,10 @@ async fn mails_are_counted_as_sent_suppressed_and_failed() {
     assert!(mails
         .iter()
         .all(|d| dimension_sets(d) == json!([["Outcome"]])));
-    assert_eq!(total(&documents, "Mails", &[("Outcome", "sent")]), 5);
+    assert_eq!(total(&documents, "Mails", &[("Outcome", "sent")]), 10);
     assert_eq!(total(&documents, "Mails", &[("Outcome", "suppressed")]), 1);
     assert_eq!(total(&documents, "Mails", &[("Outcome", "failed")]), 0);
-    assert_eq!(env.mails().len(), 5);
+    assert_eq!(env.mails().iter().filter(|m| m.to == address).count(), 5);
     assert!(documents.iter().all(|d| !d.to_string().contains(&address)));
 
     // An outbox that cannot be written (its directory is a file): the mail fails, the create
