@@ -273,7 +273,8 @@ async fn writes_that_mail_cost_one_read_and_one_transaction() {
     assert_eq!(added.status, 200, "{}", added.body);
     assert_eq!(
         env.round_trips.get(),
-        2,
-        "member add: one BatchGet, one transaction"
+        3,
+        "member add: the BatchGet and the members' Query at once (the pending-invitation \
+         cap), one transaction"
     );
 }

@@ -81,8 +81,9 @@ async fn an_invitation_is_claimed_by_a_verified_email_on_first_use() {
     assert_eq!(added.body, Value::Null, "200 without a body");
     assert_eq!(
         env.round_trips.get(),
-        5,
-        "add: the members Query (pending cap), one read, one transaction; the invitation mail's log: a read and a write"
+        3,
+        "add: one read with the members' Query beside it (the pending cap), one transaction \
+         (the invitation mail counted in it)"
     );
 
     // Before the claim the member has no subject.

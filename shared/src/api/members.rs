@@ -119,9 +119,9 @@ pub async fn add(
     guard.finish(app, located).await
 }
 
-/// The pending invitations (one Query), counted in the decision, after the authorisation:
-/// concurrent adds may each see the last free place (docs/members.md). Then the add, with its
-/// invitation mail counted, in one transaction.
+/// The authorising read with the pending invitations (a Query beside the BatchGet), counted in
+/// the decision: concurrent adds may each see the last free place (docs/members.md). Then the
+/// add, with its invitation mail counted, in one transaction.
 async fn invite(
     app: &App,
     slug: &Slug,
@@ -130,8 +130,10 @@ async fn invite(
     limits: Limits,
     guard: &Guard,
 ) -> Result<(Organisation, bool), ApiError> {
-    let members = app.store.members(slug).await?;
-    let reads = Reads::default();
+    let reads = Reads {
+        members: true,
+        ..Reads::default()
+    };
     access::apply(
         &app.store,
         slug,
@@ -140,7 +142,7 @@ async fn invite(
         reads,
         |access| {
             let now = Utc::now();
-            may_invite(&members, app.max_pending_invitations, now)?;
+            may_invite(&access.members, app.max_pending_invitations, now)?;
             let decision = memberships::invite_member(access, member, limits, now)?;
             let answer = guard.answer(StatusCode::OK, "", now);
             let change = decision.change.map(|change| change.with_all(answer));

@@ -38,6 +38,9 @@ pub struct Reads {
     pub quotas: bool,
     /// Another member, by identity (member removal).
     pub member: Option<Uuid>,
+    /// Every member and invitation (the pending-invitation cap of a member add): a Query of the
+    /// partition, sent at the same time as the BatchGet.
+    pub members: bool,
 }
 
 impl Reads {
@@ -60,6 +63,8 @@ pub struct Snapshot {
     pub ledger: ResourceLedger,
     pub quota_overrides: QuotaOverrides,
     pub target_member: Option<Member>,
+    /// What [`Reads::members`] asked for (empty when not asked).
+    pub members: Vec<Member>,
 }
 
 /// An authorised caller with what was read to authorise them: what decisions start from.
@@ -72,6 +77,8 @@ pub struct Access {
     pub quota_overrides: QuotaOverrides,
     /// The member asked for with [`Reads::member`], if it exists in this organisation.
     pub target_member: Option<Member>,
+    /// The members asked for with [`Reads::members`].
+    pub members: Vec<Member>,
 }
 
 /// How the caller is a member.
@@ -150,6 +157,7 @@ impl Access {
             ledger: snapshot.ledger,
             quota_overrides: snapshot.quota_overrides,
             target_member,
+            members: snapshot.members,
         }
     }
 }

@@ -58,6 +58,7 @@ pub(crate) fn access_to(organisation: Organisation) -> Access {
         ledger: Default::default(),
         quota_overrides: Default::default(),
         target_member: None,
+        members: Vec::new(),
     }
 }
 

@@ -87,6 +87,7 @@ mod tests {
             ledger: ResourceLedger::default(),
             quota_overrides: Default::default(),
             target_member: target,
+            members: Vec::new(),
         }
     }
 

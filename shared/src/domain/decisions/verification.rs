@@ -382,6 +382,7 @@ mod resend_tests {
             ledger: Default::default(),
             quota_overrides: Default::default(),
             target_member: None,
+            members: Vec::new(),
         }
     }
 
