@@ -1,4 +1,4 @@
-//! ddb-delay-proxy <port> <upstream host:port>
+//! `ddb-delay-proxy <port> <upstream host:port>`
 //!
 //! DynamoDB Local as a network hop away: every request held `DDB_DELAY_MS` (default 5) before
 //! it is passed on (`devtools::delay_proxy`). Point a client at `http://127.0.0.1:<port>`; every

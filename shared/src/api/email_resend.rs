@@ -30,10 +30,7 @@ pub async fn resend(
         Begun::Proceed(guard) => guard,
     };
     let kind: EmailKind = read_body::<ResendBody, _>(request)?;
-    let mut limits = Limits {
-        budgets: app.budgets,
-        address_capped: false,
-    };
+    let mut limits = Limits::new(app.budgets);
     let mut resent = issue(app, &slug, &caller, kind, limits, &guard).await;
     if let Err(ApiError::Refused(Refusal::AddressMailCap)) = resent {
         // The address's counter across organisations is full: decided again, it is a 429.

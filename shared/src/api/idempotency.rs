@@ -35,6 +35,20 @@ fn sha256(parts: &[&[u8]]) -> String {
         .collect()
 }
 
+/// The header's key: 400 unless it is 1–255 printable ASCII characters.
+fn parse_key(value: &http::HeaderValue) -> Result<&str, ApiError> {
+    value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        .ok_or_else(|| {
+            ApiError::invalid_fields(vec![FieldError::new(
+                "Idempotency-Key",
+                "must be 1 to 255 printable ASCII characters",
+            )])
+        })
+}
+
 /// A request's idempotency key, bound to its caller, route and body.
 #[derive(Debug, Clone)]
 pub struct Idempotency {
@@ -51,18 +65,7 @@ impl Idempotency {
         let Some(value) = request.headers().get(HEADER) else {
             return Ok(None);
         };
-        let key = value
-            .to_str()
-            .ok()
-            .filter(|k| {
-                (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..0x7f).contains(&b))
-            })
-            .ok_or_else(|| {
-                ApiError::invalid_fields(vec![FieldError::new(
-                    "Idempotency-Key",
-                    "must be 1 to 255 printable ASCII characters",
-                )])
-            })?;
+        let key = parse_key(value)?;
         let route = format!("{} {}", request.method(), request.uri().path());
         let body: &[u8] = match request.body() {
             Body::Text(text) => text.as_bytes(),

@@ -96,10 +96,7 @@ pub async fn add(
     let now = Utc::now();
     let mut member = new.invitation(Uuid::new_v4(), now);
     member.invitation = Some(invitation_terms(now, app.invitation_ttl_days));
-    let mut limits = Limits {
-        budgets: app.budgets,
-        address_capped: false,
-    };
+    let mut limits = Limits::new(app.budgets);
     let mut added = invite(app, &slug, &caller, &member, limits, &guard).await;
     if let Err(ApiError::Refused(Refusal::AddressMailCap)) = added {
         // The address's counter across organisations is full: decided again, the mail is

@@ -8,8 +8,8 @@ use http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
-use crate::access::{self, Permission, Reads};
-use crate::api::idempotency::{Begun, Idempotency};
+use crate::access::{self, Access, Permission, Reads};
+use crate::api::idempotency::{Begun, Guard, Idempotency};
 use crate::api::organisations::organisation_tag;
 use crate::app::App;
 use crate::domain::change::{Decision, Refusal};
@@ -176,6 +176,7 @@ pub async fn update_member(
         member: Some(identity),
         ..Reads::default()
     };
+    let precondition = precondition.as_deref();
     let updated = access::apply(
         &app.store,
         &slug,
@@ -183,22 +184,8 @@ pub async fn update_member(
         Permission::Administer,
         reads,
         |access| {
-            check_if_match(
-                precondition.as_deref(),
-                &organisation_tag(&access.organisation)?,
-            )?;
-            let now = Utc::now();
-            let decision = memberships::change_role(access, identity, wanted, now)?;
-            let after = match &decision.change {
-                Some(change) => change.profile_after(&access.organisation),
-                None => access.organisation.clone(),
-            };
-            let body = serde_json::to_string(&MemberListItem::new(&decision.outcome, now))
-                .map_err(ApiError::internal)?;
-            let answer = guard.answer(StatusCode::OK, &body, now);
-            let change = decision.change.map(|change| change.with_all(answer));
-            let outcome = (body, organisation_tag(&after)?);
-            Ok::<_, ApiError>(Decision { change, outcome })
+            check_if_match(precondition, &organisation_tag(&access.organisation)?)?;
+            role_changed(access, identity, wanted, &guard)
         },
     )
     .await;
@@ -208,6 +195,28 @@ pub async fn update_member(
     let response =
         updated.map(|(body, tag)| with_entity_tag(json_response(StatusCode::OK, body), &tag));
     guard.finish(app, response).await
+}
+
+/// The role change with its answer (the member, and the organisation's tag after it) recorded
+/// for the request's `Idempotency-Key`.
+fn role_changed(
+    access: &Access,
+    identity: Uuid,
+    wanted: RoleChange,
+    guard: &Guard,
+) -> Result<Decision<(String, String)>, ApiError> {
+    let now = Utc::now();
+    let decision = memberships::change_role(access, identity, wanted, now)?;
+    let after = match &decision.change {
+        Some(change) => change.profile_after(&access.organisation),
+        None => access.organisation.clone(),
+    };
+    let body = serde_json::to_string(&MemberListItem::new(&decision.outcome, now))
+        .map_err(ApiError::internal)?;
+    let answer = guard.answer(StatusCode::OK, &body, now);
+    let change = decision.change.map(|change| change.with_all(answer));
+    let outcome = (body, organisation_tag(&after)?);
+    Ok(Decision { change, outcome })
 }
 
 /// The path's `memberIdentity`: 400 unless a UUID.
@@ -271,10 +280,7 @@ pub async fn resend_invitation(
     let slug = params.slug()?;
     let identity = member_identity(params)?;
     let caller = access::caller(app, request)?;
-    let mut limits = Limits {
-        budgets: app.budgets,
-        address_capped: false,
-    };
+    let mut limits = Limits::new(app.budgets);
     let mut renewed = renew_invitation(app, &slug, &caller, identity, limits).await;
     if let Err(ApiError::Refused(Refusal::AddressMailCap)) = renewed {
         // The address's counter across organisations is full: decided again, it is a 429.

@@ -103,10 +103,7 @@ fn creation<'a>(app: &App, vies: Option<&'a ViesAnswer>, how: Creation) -> decis
         vies,
         registration: how == Creation::Registration,
         limit: app.max_organisations_per_user_per_day,
-        limits: Limits {
-            budgets: app.budgets,
-            address_capped: false,
-        },
+        limits: Limits::new(app.budgets),
     }
 }
 
@@ -152,10 +149,7 @@ async fn refuse_before_vies(
         vies: None,
         registration: how == Creation::Registration,
         limit: app.max_organisations_per_user_per_day,
-        limits: Limits {
-            budgets: app.budgets,
-            address_capped: false,
-        },
+        limits: Limits::new(app.budgets),
     };
     let slug = Slug::candidate(&new.name.as_slug_source(), 0);
     decisions::create_organisation(new, caller, slug, creation, &log, Utc::now())?;
@@ -300,16 +294,9 @@ async fn apply_patch(
     precondition: Option<&str>,
 ) -> Result<Updated, ApiError> {
     let mut vies_answer: Option<ViesAnswer> = None;
-    let mut limits = Limits {
-        budgets: app.budgets,
-        address_capped: false,
-    };
+    let mut limits = Limits::new(app.budgets);
     loop {
-        let lookup = match (&vies_answer, &app.vies) {
-            (Some(answer), _) => ViesLookup::Answered(answer),
-            (None, Some(_)) => ViesLookup::NotAsked,
-            (None, None) => ViesLookup::Unavailable,
-        };
+        let lookup = vies_lookup(app, vies_answer.as_ref());
         // The ledger tells whether a payment method is attached (leaving TRIAL needs one).
         let reads = Reads::with_ledger();
         let decided = access::apply(
@@ -335,6 +322,15 @@ async fn apply_patch(
             }
             Err(PatchError::Api(error)) => return Err(error),
         }
+    }
+}
+
+/// What the PATCH's decision knows of VIES: its answer, or whether it may be asked.
+fn vies_lookup<'a>(app: &App, answer: Option<&'a ViesAnswer>) -> ViesLookup<'a> {
+    match (answer, &app.vies) {
+        (Some(answer), _) => ViesLookup::Answered(answer),
+        (None, Some(_)) => ViesLookup::NotAsked,
+        (None, None) => ViesLookup::Unavailable,
     }
 }
 

@@ -13,8 +13,8 @@ use crate::domain::change::{Decision, Refusal};
 use crate::domain::decisions;
 use crate::domain::organisation::Organisation;
 use crate::domain::verification::{
-    code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge, LegalEntityConfirmation,
-    VatStatus,
+    code_hash, parse_code, ConfirmLegalEntityBody, EmailChallenge, EmailCode,
+    LegalEntityConfirmation, VatStatus,
 };
 use crate::domain::Email;
 use crate::error::ApiError;
@@ -229,6 +229,23 @@ fn confirmation_page() -> Response<Body> {
     )
 }
 
+/// Verifies the address `record` names, on a read of its organisation (its one write loop).
+async fn use_code(app: &App, record: &EmailCode) -> Result<(), ApiError> {
+    let read = |_| async {
+        match app.store.organisation(&record.slug).await? {
+            Some(organisation) => Ok(Some(organisation)),
+            None => Err(ApiError::NotFound(
+                "The organisation of this code no longer exists.".into(),
+            )),
+        }
+    };
+    let decide = |organisation: Organisation| {
+        let change = decisions::verify_email(&organisation, record, Utc::now())?;
+        Ok(Decision::write(change, ()))
+    };
+    app.store.decide_and_write(read, decide).await
+}
+
 async fn verify(app: &App, params: &PathParams) -> Result<Verified, ApiError> {
     let code = field(parse_code(params.get("code")?))?;
     let unknown =
@@ -247,24 +264,7 @@ async fn verify(app: &App, params: &PathParams) -> Result<Verified, ApiError> {
     if record.used_at.is_some() {
         return Ok(Verified::Already(record.email));
     }
-    let written = app
-        .store
-        .decide_and_write(
-            |_| async {
-                match app.store.organisation(&record.slug).await? {
-                    Some(organisation) => Ok(Some(organisation)),
-                    None => Err(ApiError::NotFound(
-                        "The organisation of this code no longer exists.".into(),
-                    )),
-                }
-            },
-            |organisation| {
-                let change = decisions::verify_email(&organisation, &record, Utc::now())?;
-                Ok(Decision::write(change, ()))
-            },
-        )
-        .await;
-    match written {
+    match use_code(app, &record).await {
         Ok(()) => Ok(Verified::Now(record.email)),
         // Another request used the code meanwhile: it verified the address.
         Err(ApiError::Refused(Refusal::CodeUsed)) => Ok(Verified::Already(record.email)),

@@ -122,6 +122,16 @@ pub struct Limits {
     pub address_capped: bool,
 }
 
+impl Limits {
+    /// The configured `budgets`; the address's counter not (yet) found full.
+    pub fn new(budgets: Budgets) -> Self {
+        Self {
+            budgets,
+            address_capped: false,
+        }
+    }
+}
+
 /// What a mail comes to in a change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MailCount {
