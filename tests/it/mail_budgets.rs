@@ -173,8 +173,14 @@ async fn vat_number_changes_per_day_are_limited_before_vies_is_asked() {
     let admin = TestUser::new("vat-changer");
     let slug = create_organisation(&app, &admin, "Vat Changer", "BUSINESS").await;
     for vat in ["NL004495445B01", "DE136695976"] {
+        env.round_trips.reset();
         let moved = patch(&app, &slug, &admin, json!({"vatNumber": vat})).await;
         assert_eq!(moved.status, 200, "{}", moved.body);
+        assert_eq!(
+            env.round_trips.get(),
+            2,
+            "one read, VIES, the decision on the same read, one transaction"
+        );
     }
     let asked = vies.requests().len();
     assert_eq!(asked, 2);

@@ -2,13 +2,14 @@
 //! `DELETE /organisations/{organisationIdentity}` (the same path position, holding the
 //! organisation's identity).
 
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use uuid::Uuid;
 
-use crate::access::{self, Permission, Reads};
+use crate::access::{self, Access, Permission, Reads};
 use crate::api::idempotency::{Begun, Guard, Idempotency};
 use crate::api::validation::{mail_challenge, mail_suppressed};
 use crate::app::App;
@@ -275,7 +276,15 @@ pub async fn update(
     let caller = access::caller(app, request)?;
     let patch: OrganisationPatch = read_body::<PatchOrganisationBody, _>(request)?;
     let precondition = if_match(request);
-    let updated = apply_patch(app, &slug, &caller, &patch, precondition.as_deref()).await?;
+    // Boxed: the write loop with its reads and VIES in it is a large future.
+    let updated = Box::pin(apply_patch(
+        app,
+        &slug,
+        &caller,
+        &patch,
+        precondition.as_deref(),
+    ))
+    .await?;
     for challenge in &updated.challenges {
         mail_challenge(app, &updated.organisation, challenge).await;
     }
@@ -284,8 +293,10 @@ pub async fn update(
     Ok(with_entity_tag(json_response(StatusCode::OK, body), &tag))
 }
 
-/// Applies `patch` through the write path. VIES is asked at most once per request, and only
-/// when the decision says the number really changes.
+/// Applies `patch` through the write path. VIES is asked at most once per request, only when
+/// the decision says the number really changes, and its answer is decided on the same read: VIES
+/// is the only call between the read and the transaction (a conflict reads again, and decides
+/// with the answer it has).
 async fn apply_patch(
     app: &App,
     slug: &Slug,
@@ -295,32 +306,51 @@ async fn apply_patch(
 ) -> Result<Updated, ApiError> {
     let mut vies_answer: Option<ViesAnswer> = None;
     let mut limits = Limits::new(app.budgets);
+    let mut read: Option<Access> = None;
     loop {
         let lookup = vies_lookup(app, vies_answer.as_ref());
-        // The ledger tells whether a payment method is attached (leaving TRIAL needs one).
-        let reads = Reads::with_ledger();
-        let decided = access::apply(
-            &app.store,
-            slug,
-            caller,
-            Permission::Administer,
-            reads,
-            |access| {
-                let current = organisation_tag(&access.organisation).map_err(PatchError::Api)?;
-                check_if_match(precondition, &current).map_err(PatchError::Api)?;
-                decisions::update_organisation(access, patch, lookup, limits, Utc::now())
-                    .map_err(PatchError::from)
-            },
-        )
-        .await;
-        match decided {
+        let decided_on = Mutex::new(None); // the read, for the decision after VIES
+        let reads = |attempt| {
+            let reused = if attempt == 0 { read.take() } else { None };
+            reread(app, slug, caller, reused)
+        };
+        let decide = |access: Access| {
+            let current = organisation_tag(&access.organisation).map_err(PatchError::Api)?;
+            check_if_match(precondition, &current).map_err(PatchError::Api)?;
+            let decided =
+                decisions::update_organisation(&access, patch, lookup, limits, Utc::now());
+            if let Ok(mut slot) = decided_on.lock() {
+                *slot = Some(access);
+            }
+            decided.map_err(PatchError::from)
+        };
+        match app.store.decide_and_write(reads, decide).await {
             Ok(updated) => return Ok(updated),
-            Err(PatchError::AskVies(vat)) => vies_answer = Some(ask_vies(app, &vat).await?),
-            // Decided again, with the mail suppressed.
+            Err(PatchError::AskVies(vat)) => {
+                vies_answer = Some(ask_vies(app, &vat).await?);
+                read = decided_on.into_inner().ok().flatten();
+            }
             Err(PatchError::Api(ApiError::Refused(Refusal::AddressMailCap))) => {
-                limits.address_capped = true
+                limits.address_capped = true // decided again, the mail suppressed
             }
             Err(PatchError::Api(error)) => return Err(error),
+        }
+    }
+}
+
+/// The read a PATCH's decision rests on: `reused` (the one VIES's question came from), else a
+/// fresh authorising read with the ledger (leaving TRIAL needs a payment method).
+async fn reread(
+    app: &App,
+    slug: &Slug,
+    caller: &Caller,
+    reused: Option<Access>,
+) -> Result<Option<Access>, PatchError> {
+    match reused {
+        Some(access) => Ok(Some(access)),
+        None => {
+            let reads = Reads::with_ledger();
+            access::authorise(&app.store, slug, caller, Permission::Administer, reads).await
         }
     }
 }
