@@ -128,7 +128,7 @@ async fn get_shows_the_customer_view_and_what_operators_need() {
     assert_eq!(
         env.round_trips.get(),
         3,
-        "the identity lookup, one BatchGet, the member count"
+        "the identity lookup, then one BatchGet with the member count's Query beside it"
     );
     let mut body = reply.body;
     let extra: Vec<(&str, Value)> = [

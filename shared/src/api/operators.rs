@@ -50,7 +50,7 @@ pub async fn get(
     let identity = identity(params)?;
     let view: OperatorView =
         access::read_as_operator::<ApiError>(&app.store, identity, &caller).await?;
-    respond(app, &view).await
+    respond(&view)
 }
 
 /// `PATCH`: `organisationType`, `restrictedToAvailableCloudProviders`, `quotaOverrides`; one
@@ -73,7 +73,7 @@ pub async fn update(
     })
     .await?;
     tracing::info!(slug = %view.organisation.slug, %identity, operator = %caller.subject, "organisation changed by a platform operator");
-    respond(app, &view).await
+    respond(&view)
 }
 
 /// The authenticated caller, if they are a platform operator: 403 before anything is read.
@@ -90,10 +90,10 @@ fn identity(params: &PathParams) -> Result<Uuid, ApiError> {
     )
 }
 
-async fn respond(app: &App, view: &OperatorView) -> Result<Response<Body>, ApiError> {
+fn respond(view: &OperatorView) -> Result<Response<Body>, ApiError> {
     let organisation = &view.organisation;
-    // Memberships and pending invitations, as GET .../members lists them: one Query.
-    let member_count = app.store.members(&organisation.slug).await?.len();
+    // Memberships and pending invitations, as GET .../members lists them (read beside the view).
+    let member_count = view.member_count;
     let v = &organisation.verification;
     let mut body = serde_json::to_value(OperatorOrganisationResponse {
         organisation: OrganisationResponse::from(organisation),

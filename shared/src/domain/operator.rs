@@ -25,6 +25,8 @@ pub struct OperatorView {
     pub quotas: Option<ResourceRecord>,
     /// Who created the organisation (see [`Creator::of_first_event`]).
     pub created_by: Option<Creator>,
+    /// Memberships and pending invitations, as GET .../members lists them.
+    pub member_count: usize,
 }
 
 impl OperatorView {

@@ -404,7 +404,8 @@ mod operators {
 
     impl Store {
         /// One BatchGet: the profile, the ledger, the `QUOTAS` record and the first activity
-        /// event (who created the organisation). `None` when there is no profile, or when it is
+        /// event (who created the organisation); beside it the members' Query (the member
+        /// count): one round trip on the critical path. `None` when there is no profile, or when it is
         /// another organisation's (the one `identity` named was deleted and its slug reused).
         pub async fn operator_view(
             &self,
@@ -421,7 +422,12 @@ mod operators {
             let mut ledger = ResourceLedger::default();
             let mut quotas: Option<ResourceRecord> = None;
             let mut first_event: Option<ActivityEvent> = None;
-            for item in self.get_all(wanted).await? {
+            // Boxed: the Query's future would make the read's future large.
+            let (items, members) =
+                futures_util::future::join(self.get_all(wanted), Box::pin(self.members(slug)))
+                    .await;
+            let member_count = members?.len();
+            for item in items? {
                 match entity_type(&item) {
                     Some(Organisation::TYPE) => organisation = Some(from_item(item)?),
                     Some(ResourceLedger::TYPE) => ledger = from_item(item)?,
@@ -437,6 +443,7 @@ mod operators {
                     ledger,
                     quotas,
                     created_by: first_event.as_ref().and_then(Creator::of_first_event),
+                    member_count,
                 }))
         }
     }

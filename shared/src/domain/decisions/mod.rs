@@ -308,6 +308,7 @@ mod tests {
             ledger: ResourceLedger::default(),
             quotas: None,
             created_by: None,
+            member_count: 0,
         };
         let mut after = view.organisation.clone();
         after.organisation_type = OrganisationType::Enterprise;

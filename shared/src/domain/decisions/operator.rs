@@ -145,6 +145,7 @@ pub fn update_organisation(
             ledger: ledger_after,
             quotas,
             created_by: view.created_by.clone(),
+            member_count: view.member_count,
         },
     )
 }
@@ -194,6 +195,7 @@ mod tests {
             ledger: ResourceLedger::default(),
             quotas: None,
             created_by: None,
+            member_count: 0,
         }
     }
 

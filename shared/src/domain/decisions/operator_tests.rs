@@ -146,6 +146,7 @@ fn an_operators_patch() {
             },
             quotas: case.quotas.clone(),
             created_by: None,
+            member_count: 0,
         };
         let decision = update_organisation(&view, &operator(), &case.patch, now());
         let name = case.name;
@@ -286,6 +287,7 @@ fn overrides_are_dated_after_a_record_from_a_clock_running_ahead() {
             ledger: ResourceLedger::default(),
             quotas: record,
             created_by: None,
+            member_count: 0,
         };
         let patch = OperatorPatch {
             quota_overrides: Some(overrides(60)),

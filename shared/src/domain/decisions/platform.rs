@@ -105,6 +105,7 @@ pub fn apply_platform_event(
             ledger: view.ledger.clone(),
             quotas: view.record.clone(),
             created_by: None,
+            member_count: 0,
         };
         let outbound = operator_outbound(
             &before,
