@@ -1,4 +1,4 @@
-//! The stack's first deploy and the days after it (issue 24), checked on `template.yaml` and
+//! The stack's first deploy and the days after it, checked on `template.yaml` and
 //! its documents: browsers' headers, nothing lost on delete or delivery failure, schedules run
 //! once, alarms per function, concurrency limits, the optional custom domain.
 

@@ -1,4 +1,4 @@
-//! Plan rules for customers and the limits on abuse (issue: plans, operator plane, limits).
+//! Plan rules for customers and the limits on abuse (docs/plans.md).
 
 use api_tests::platform::{deliver_bodies, event};
 use api_tests::{create_organisation, send, ApiRequest, Reply, TestEnv, TestUser};
