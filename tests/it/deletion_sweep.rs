@@ -372,7 +372,11 @@ async fn swept_over_bounded_runs(name: &str, items: u64, run: Duration) -> usize
     runs.len()
 }
 
+/// It holds each run to its invocation's deadline, which a DynamoDB Local that the whole suite
+/// shares cannot keep (one of its calls stalled for seconds under the suite's load), so `make
+/// test` runs it with the 100,000-item sweep on a DynamoDB Local of their own.
 #[tokio::test]
+#[ignore = "run by make test on a DynamoDB Local of its own (scripts/test.sh)"]
 async fn a_partition_larger_than_the_delete_sweeps_is_finished_by_bounded_runs() {
     swept_over_bounded_runs("Keeper Ltd", 8_000, Duration::from_secs(1)).await;
 }
