@@ -19,39 +19,29 @@ pub use organisation::*;
 pub use platform::*;
 pub use verification::*;
 
-#[allow(unused_imports)]
-use chrono::{DateTime, Duration, Utc};
-
-#[allow(unused_imports)]
-use crate::domain::outbound::*;
-use crate::domain::Email;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::authorisation::Access;
     use crate::domain::change::{IfNot, Operation};
     use crate::domain::organisation::tests_support::organisation;
+    use crate::domain::outbound::*;
     use crate::domain::Subject;
-    #[allow(unused_imports)]
     use crate::domain::{
-        activity::{ActivityEvent, ActivityType, Actor, ActorType, DetailType, Outbound},
-        change::{
-            Change, Decision, Expect, LedgerUpdate, Profile, Record, RecordKey, Refusal, Write,
-        },
-        ledger::{LedgerDelta, ResourceLedger},
+        activity::{ActivityType, Actor, DetailType},
+        change::{Expect, Profile, Record, RecordKey, Refusal, Write},
+        ledger::ResourceLedger,
         member::{KubernetesRole, Member, Role},
-        operator::{OperatorPatch, OperatorPatchBody, OperatorView},
-        organisation::{NewOrganisation, Organisation, OrganisationPatch, OrganisationType},
-        platform::{PlatformEvent, Resource, ResourceRecord, ResourceState},
-        quotas::{QuotaOverrides, Quotas},
+        operator::OperatorView,
+        organisation::{OrganisationPatch, OrganisationType},
+        platform::{ResourceRecord, ResourceState},
+        quotas::QuotaOverrides,
         vat::VatNumber,
         verification::{EmailChallenge, EmailKind, ViesAnswer},
-        Caller, Email, FieldError, Rejection, Slug,
+        Caller, Email, Rejection,
     };
-    #[allow(unused_imports)]
-    use serde_json::Value;
-    #[allow(unused_imports)]
+    use chrono::{Duration, Utc};
+
     use uuid::Uuid;
 
     fn caller(name: &str) -> Caller {

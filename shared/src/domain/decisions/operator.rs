@@ -157,27 +157,18 @@ mod tests {
     use crate::domain::input::RequestBody;
     use crate::domain::organisation::tests_support::organisation;
     use crate::domain::Subject;
-    #[allow(unused_imports)]
     use crate::domain::{
-        activity::{ActivityEvent, ActivityType, Actor, ActorType, DetailType, Outbound},
-        change::{
-            Change, Decision, Expect, LedgerUpdate, Profile, Record, RecordKey, Refusal, Write,
-        },
-        ledger::{LedgerDelta, ResourceLedger},
-        member::{KubernetesRole, Member, Role},
+        activity::{ActivityEvent, ActivityType, Actor, ActorType},
+        change::{Expect, Profile, Record},
+        ledger::ResourceLedger,
         operator::{OperatorPatch, OperatorPatchBody, OperatorView},
-        organisation::{NewOrganisation, Organisation, OrganisationPatch, OrganisationType},
-        platform::{PlatformEvent, Resource, ResourceRecord, ResourceState},
+        organisation::OrganisationType,
+        platform::{Resource, ResourceRecord, ResourceState},
         quotas::{QuotaOverrides, Quotas},
-        vat::VatNumber,
-        verification::{EmailChallenge, EmailKind, ViesAnswer},
-        Caller, Email, FieldError, Rejection, Slug,
+        Caller, Email, FieldError,
     };
     use serde_json::json;
-    #[allow(unused_imports)]
     use serde_json::Value;
-    #[allow(unused_imports)]
-    use uuid::Uuid;
 
     fn operator() -> Caller {
         Caller {

@@ -240,7 +240,10 @@ impl TryFrom<ResendBody> for EmailKind {
 
 /// The address a resend of `kind` goes to: 400 when the organisation has none of that kind
 /// (no billing address) or when it is verified already.
-pub fn unverified_address(access: &Access, kind: EmailKind) -> Result<&super::Email, Rejection> {
+pub fn unverified_address(
+    access: &Access,
+    kind: EmailKind,
+) -> Result<&crate::domain::Email, Rejection> {
     let organisation = &access.organisation;
     let email = organisation
         .email_of(kind)
