@@ -3,5 +3,7 @@
 //! the event publisher in the shape the Lambda event source mapping delivers them
 //! (docs/events.md, "Locally").
 
+pub mod api_front;
 pub mod delay_proxy;
+pub mod parent;
 pub mod stream;

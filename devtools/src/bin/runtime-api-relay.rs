@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -284,16 +283,6 @@ async fn serve(function_side: TcpStream, upstream: String, pool: Pool) -> io::Re
     write_half.shutdown().await
 }
 
-/// Whether a process is still there (`kill -0`).
-async fn alive(pid: &str) -> bool {
-    tokio::process::Command::new("kill")
-        .args(["-0", pid])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|status| status.success())
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let usage = "usage: runtime-api-relay <port> <upstream host:port> [<pid>]";
@@ -310,17 +299,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     };
-    let parent_gone = async {
-        let Some(pid) = parent else {
-            return std::future::pending().await;
-        };
-        while alive(&pid).await {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    };
     tokio::select! {
         () = accept => {}
-        () = parent_gone => {}
+        () = devtools::parent::gone(parent) => {}
     }
     Ok(())
 }
