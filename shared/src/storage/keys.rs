@@ -135,6 +135,11 @@ impl Key {
         Self::new(org_pk(slug), format!("ACTIVITY#{seq:012}"))
     }
 
+    /// The sequence number of an activity sort key.
+    pub fn activity_seq(sk: &str) -> Option<u64> {
+        sk.strip_prefix("ACTIVITY#")?.parse().ok()
+    }
+
     pub fn ledger(slug: &Slug) -> Self {
         Self::new(org_pk(slug), "LEDGER")
     }
