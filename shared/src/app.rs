@@ -56,15 +56,24 @@ pub enum ConfigError {
     TrustStore(#[from] crate::aws::TrustStoreError),
 }
 
-/// A limit from the environment: `None` when unset, an error naming the variable when it is not
-/// a whole number.
-fn limit_from_env(name: &'static str) -> Result<Option<usize>, ConfigError> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse()
-            .map(Some)
-            .map_err(|_| ConfigError::Invalid(name, value)),
-        Err(_) => Ok(None),
+/// A limit from the environment: a whole number of at least 1 (0 would refuse every request
+/// it counts; the template's `MinValue: 1` says the same).
+fn limit_from_env<L: std::str::FromStr + PartialOrd + From<u8>>(
+    name: &'static str,
+) -> Result<Option<L>, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .map(|value| parse_limit(name, value))
+        .transpose()
+}
+
+fn parse_limit<L: std::str::FromStr + PartialOrd + From<u8>>(
+    name: &'static str,
+    value: String,
+) -> Result<L, ConfigError> {
+    match value.parse() {
+        Ok(limit) if limit >= L::from(1) => Ok(limit),
+        _ => Err(ConfigError::Invalid(name, value)),
     }
 }
 
@@ -154,10 +163,8 @@ impl App {
         let mut app = Self::new(store, local_jwt)
             .with_mailer(mailer)
             .with_vies(vies);
-        if let Ok(limit) = std::env::var("MAX_ORGANISATIONS_PER_USER_PER_DAY") {
-            app.max_organisations_per_user_per_day = limit.parse().map_err(|_| {
-                ConfigError::Invalid("MAX_ORGANISATIONS_PER_USER_PER_DAY", limit.clone())
-            })?;
+        if let Some(limit) = limit_from_env("MAX_ORGANISATIONS_PER_USER_PER_DAY")? {
+            app.max_organisations_per_user_per_day = limit;
         }
         if let Ok(days) = std::env::var("INVITATION_TTL_DAYS") {
             app.invitation_ttl_days = days
@@ -166,10 +173,8 @@ impl App {
                 .filter(|d| (1..=365).contains(d))
                 .ok_or_else(|| ConfigError::Invalid("INVITATION_TTL_DAYS", days.clone()))?;
         }
-        if let Ok(limit) = std::env::var("MAX_PENDING_INVITATIONS_PER_ORGANISATION") {
-            app.max_pending_invitations = limit.parse().map_err(|_| {
-                ConfigError::Invalid("MAX_PENDING_INVITATIONS_PER_ORGANISATION", limit.clone())
-            })?;
+        if let Some(limit) = limit_from_env("MAX_PENDING_INVITATIONS_PER_ORGANISATION")? {
+            app.max_pending_invitations = limit;
         }
         if let Ok(url) = std::env::var("CONSOLE_URL") {
             app.console_url = url.trim_end_matches('/').to_owned();
@@ -477,6 +482,18 @@ pub fn request_span(request: &lambda_http::Request) -> tracing::Span {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_limit_is_a_whole_number_of_at_least_one() {
+        let limit = |value: &str| super::parse_limit::<usize>("MAX_X", value.to_owned()).ok();
+        assert_eq!(limit("1"), Some(1));
+        assert_eq!(limit("200"), Some(200));
+        // 0 would refuse every request (and once made every create panic): refused at start.
+        assert_eq!(limit("0"), None);
+        assert_eq!(limit("-1"), None);
+        assert_eq!(limit("ten"), None);
+        assert_eq!(super::parse_limit::<u32>("MAX_X", "0".into()).ok(), None);
+    }
+
     #[test]
     fn the_lambda_log_level_wins_over_rust_log() {
         assert_eq!(super::log_filter(Some("DEBUG"), Some("warn")), "debug");

@@ -88,9 +88,14 @@ pub fn take_slot(
         .collect();
     kept.sort();
     if kept.len() >= limit {
-        let oldest = kept[kept.len() - limit];
-        let wait = (oldest + window - now).num_seconds().max(1);
-        return Err(u64::try_from(wait).unwrap_or(1));
+        // The slot that frees first; with a limit of 0 none ever does: a whole window.
+        let frees_at = match kept.len().checked_sub(limit).and_then(|i| kept.get(i)) {
+            Some(oldest) if limit > 0 => *oldest + window,
+            _ => now + window,
+        };
+        // Whole seconds, rounded up: a client that waits that long finds the slot free.
+        let millis = (frees_at - now).num_milliseconds().max(1);
+        return Err(u64::try_from((millis + 999) / 1000).unwrap_or(1));
     }
     kept.push(now);
     Ok(kept)
@@ -112,5 +117,16 @@ mod tests {
         assert_eq!(take_slot(&times[..9], now, day, 10).unwrap().len(), 10);
         let old = vec![now - Duration::hours(25); 10];
         assert_eq!(take_slot(&old, now, day, 10).unwrap(), vec![now]);
+    }
+
+    #[test]
+    fn the_wait_is_rounded_up_and_a_limit_of_zero_waits_a_window() {
+        let now = Utc::now();
+        let day = Duration::hours(24);
+        // The oldest leaves the window in 10.2 s: a client told 10 would come back too early.
+        let times = vec![now - day + Duration::milliseconds(10_200)];
+        assert_eq!(take_slot(&times, now, day, 1), Err(11));
+        assert_eq!(take_slot(&[], now, day, 0), Err(86_400));
+        assert_eq!(take_slot(&times, now, day, 0), Err(86_400));
     }
 }
