@@ -35,6 +35,15 @@ use rustls::pki_types::{pem::PemObject, CertificateDer};
 
 /// The SDK's own default (aws-config's `timeout_config::default_provider`).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+/// One attempt of a call that connected but does not answer: the SDK sets no limit by default,
+/// so such a call would run into the function's timeout (10 s for the API functions) and API
+/// Gateway would answer 500/503 of its own. A healthy DynamoDB, SES or EventBridge call takes
+/// milliseconds; a timed-out attempt is retried like any transient failure (the SDK's idempotency
+/// token makes a retried TransactWriteItems safe).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+/// All attempts of one call: after it, the call fails with a timeout, which the API answers with
+/// 503 and `Retry-After` (`storage::StoreError::Unavailable`) well inside the function's 10 s.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -88,6 +97,8 @@ fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, Tr
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
         .service_config(EnvironmentEndpoints)

@@ -1,7 +1,9 @@
 //! Dependency failures are 503, not 500: DynamoDB throttling (`ThrottlingException`,
 //! `ProvisionedThroughputExceededException`, `RequestLimitExceeded`, injected at the network
 //! boundary as DynamoDB answers them) and a DynamoDB that cannot be reached answer 503 with
-//! `Retry-After` and the usual error body; and the write is all or nothing.
+//! `Retry-After` and the usual error body, as does one that accepts the connection and never
+//! answers (the SDK's attempt and operation timeouts, `shared::aws`); and the write is all or
+//! nothing.
 
 use api_tests::faults::{
     FailAfter, PROVISIONED_THROUGHPUT_EXCEEDED, REQUEST_LIMIT_EXCEEDED, THROTTLING,
@@ -134,4 +136,46 @@ async fn an_unreachable_dynamodb_answers_503() {
         .by(&admin)
         .json(create_body("Never Written"));
     assert_unavailable(&send(&env.app, create).await, "POST");
+}
+
+#[tokio::test]
+async fn a_dynamodb_that_never_answers_is_503_before_the_function_times_out() {
+    let mut env = TestEnv::new().await;
+    let admin = TestUser::new("silent");
+    let slug = create_organisation(&env.app, &admin, "Silent Base", "BUSINESS").await;
+
+    // Connections are accepted and held, and nothing is ever answered: a call hanging after it
+    // connected, which the connect timeout alone never ends.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = listener.accept().await {
+            held.push(connection);
+        }
+    });
+    // The functions' own SDK configuration (its timeouts), pointed at the silent server.
+    let sdk = shared::aws::sdk_config().expect("the SDK configuration");
+    let silent = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .build();
+    env.app.store = Store::new(aws_sdk_dynamodb::Client::from_conf(silent), &env.table);
+
+    let started = std::time::Instant::now();
+    let get = ApiRequest::get(&format!("/api/v1/organisations/{slug}")).by(&admin);
+    // Without the SDK's operation timeouts the call would wait for ever: bounded here to fail.
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(30), send(&env.app, get))
+        .await
+        .expect("an answer, not a call hanging until the function times out");
+    assert_unavailable(&reply, "GET");
+    let took = started.elapsed();
+    // The answer comes from the operation timeout, inside the API functions' 10 s.
+    assert!(took >= shared::aws::ATTEMPT_TIMEOUT, "{took:?}");
+    assert!(took < std::time::Duration::from_secs(10), "{took:?}");
 }

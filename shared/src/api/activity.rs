@@ -78,7 +78,8 @@ pub async fn list(
     };
     let authorise =
         access::authorise_request(app, request, params, Permission::Read, Reads::default());
-    let (access, early) = tokio::try_join!(authorise, early)?;
+    // Boxed: two SDK calls in flight make a future of about 20 KB.
+    let (access, early) = Box::pin(async { tokio::try_join!(authorise, early) }).await?;
     // Every change took the next revision and stored its event under it: the revision is the
     // number of events, and events are in createdAt order.
     let total = access.organisation.revision;
