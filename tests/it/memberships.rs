@@ -680,3 +680,77 @@ async fn the_platforms_go_client_pages_memberships_and_reads_the_admin_slug_as_a
     assert_eq!(unknown.status, 404);
     assert!(!unknown.message().is_empty(), "{}", unknown.body);
 }
+
+/// Removes the `gsi1` keys of every member item of the table: members as they were stored
+/// before the memberships list existed.
+async fn strip_index_keys(env: &TestEnv) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let client = env.app.store.client();
+    let items = client
+        .scan()
+        .table_name(&env.table)
+        .filter_expression("entity = :member")
+        .expression_attribute_values(":member", AttributeValue::S("member".into()))
+        .send()
+        .await
+        .expect("scan")
+        .items
+        .unwrap_or_default();
+    for item in &items {
+        client
+            .update_item()
+            .table_name(&env.table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .update_expression("REMOVE gsi1pk, gsi1sk")
+            .send()
+            .await
+            .expect("strip the index keys");
+    }
+    items.len()
+}
+
+#[tokio::test]
+async fn members_stored_before_the_index_are_listed_after_the_backfill() {
+    let env = TestEnv::new().await;
+    let alice = TestUser::new("backfill-alice");
+    let bob = TestUser::new("backfill-bob");
+    let carol = TestUser::new("backfill-carol");
+    let org = create_org(&env, &alice, "Stored Before").await;
+    invite(&env, &org, &bob, "developer").await;
+    invite(&env, &org, &carol, "viewer").await;
+    // Bob claims his invitation: bound to his subject; Carol's stays an invitation.
+    assert_eq!(memberships(&env, &bob, "").await.body["totalElements"], 1);
+    let id = identity(&env, &org).await;
+    assert_eq!(accept(&env, &bob, &id).await.status, 200);
+
+    assert_eq!(strip_index_keys(&env).await, 3);
+    for user in [&alice, &bob, &carol] {
+        let page = memberships(&env, user, "").await;
+        assert_eq!(page.body["totalElements"], 0, "{}", page.body);
+    }
+
+    let store = &env.app.store;
+    let dry = store
+        .backfill_membership_index(true)
+        .await
+        .expect("dry run");
+    assert_eq!((dry.found, dry.indexed, dry.skipped), (3, 3, 0));
+    assert_eq!(memberships(&env, &alice, "").await.body["totalElements"], 0);
+
+    let report = store
+        .backfill_membership_index(false)
+        .await
+        .expect("backfill");
+    assert_eq!((report.found, report.indexed, report.skipped), (3, 3, 0));
+    for (user, status) in [(&alice, "ACTIVE"), (&bob, "ACTIVE"), (&carol, "INVITED")] {
+        let page = memberships(&env, user, "").await;
+        assert_eq!(slugs(&page), vec![org.slug.clone()], "{}", page.body);
+        assert_eq!(page.body["content"][0]["status"], status, "{}", page.body);
+    }
+    // Carol can still accept: her entry is the invitation's.
+    assert_eq!(accept(&env, &carol, &id).await.status, 200);
+
+    let again = store.backfill_membership_index(false).await.expect("again");
+    assert_eq!((again.found, again.indexed, again.skipped), (0, 0, 0));
+}

@@ -10,6 +10,7 @@
 //! key string.
 
 pub mod activity;
+pub mod backfill;
 pub mod entities;
 pub mod keys;
 pub mod members;
