@@ -16,7 +16,8 @@ run() {
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   scripts/dynamodb-local.sh start "$port"
-  trap 'scripts/dynamodb-local.sh stop "$port"' EXIT
+  # Expanded now: at exit, after a failure, this function's `port` is out of scope.
+  trap "scripts/dynamodb-local.sh stop $port" EXIT
   DYNAMODB_ENDPOINT="http://127.0.0.1:$port" cargo bench -p api-tests --bench api -- "$@"
   scripts/dynamodb-local.sh stop "$port"
   trap - EXIT

@@ -287,8 +287,19 @@ async fn accepting_claims_the_invitation_once_and_answers_the_membership() {
     unverified.email_verified = false;
     assert_eq!(accept(&env, &unverified, &id).await.status, 404);
 
+    env.round_trips.reset();
     let accepted = accept(&env, &bob, &id).await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
+    // The identity's lookup and the caller's invitations from the index at once, then the
+    // profile, the invitation and the invited member in one BatchGet, then the write: three
+    // steps (the member is not read after the BatchGet).
+    let mut operations = env.round_trips.operations();
+    operations[..2].sort();
+    assert_eq!(
+        operations,
+        ["GetItem", "Query", "BatchGetItem", "TransactWriteItems"],
+        "accept's round trips"
+    );
     assert_eq!(accepted.body["status"], "ACTIVE");
     assert_eq!(accepted.body["id"], id.as_str());
     assert_eq!(accepted.body["slug"], org.slug.as_str());

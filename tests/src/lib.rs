@@ -71,16 +71,22 @@ async fn handle(
 /// The HS256 secret of test and development tokens.
 pub const TEST_JWT_SECRET: &str = "local-development-secret-change-me";
 
-/// Counts the DynamoDB requests a client sends (round trips, for assertions and benches).
+/// Counts the DynamoDB requests a client sends (round trips, for assertions and benches), and
+/// records their operations in order.
 #[derive(Debug, Default, Clone)]
-pub struct RoundTrips(Arc<AtomicUsize>);
+pub struct RoundTrips(Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>);
 
 impl RoundTrips {
     pub fn get(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
     pub fn reset(&self) {
-        self.0.store(0, Ordering::SeqCst)
+        self.0.store(0, Ordering::SeqCst);
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+    /// The operations sent since the last reset, in the order they were sent.
+    pub fn operations(&self) -> Vec<String> {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -94,6 +100,24 @@ impl Intercept for RoundTrips {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    // The operation's metadata is in the bag from serialization on (once per operation: the
+    // serialized request is reused by retries).
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or("?", |m| m.name())
+            .to_owned();
+        self.1
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(operation);
         Ok(())
     }
 }

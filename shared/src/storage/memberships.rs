@@ -55,6 +55,11 @@ impl Store {
         futures_util::try_join!(active, invited)
     }
 
+    /// The invitations to `email` (index entries: eventually consistent), one Query.
+    pub async fn invitations_to(&self, email: &Email) -> Result<Vec<(Slug, Member)>, StoreError> {
+        self.memberships_in(keys::invitations_to(email)).await
+    }
+
     /// The profiles of `slugs` that exist: one BatchGet (per 100).
     pub async fn profiles(
         &self,
@@ -76,17 +81,36 @@ impl Store {
 
     /// What `caller` holds in the organisation `slug`: the profile, their membership by
     /// subject, and the unclaimed membership their verified address was invited to. One
-    /// BatchGet, and a GetItem of the invited member when there is an invitation.
-    pub async fn standing(&self, slug: &Slug, caller: &Caller) -> Result<Read, StoreError> {
-        let Some(snapshot) = self
-            .snapshot(slug, caller, crate::domain::authorisation::Reads::default())
-            .await?
-        else {
+    /// BatchGet, and a GetItem of the invited member when there is an invitation `invited` did
+    /// not name.
+    ///
+    /// `invited`: the member item the caller's invitation is expected to be (from the index,
+    /// which may lag), read in the same BatchGet; when the invitation names another, or none was
+    /// given, the member is read after it.
+    pub async fn standing(
+        &self,
+        slug: &Slug,
+        caller: &Caller,
+        invited: Option<uuid::Uuid>,
+    ) -> Result<Read, StoreError> {
+        let reads = crate::domain::authorisation::Reads {
+            member: invited,
+            ..Default::default()
+        };
+        let Some(snapshot) = self.snapshot(slug, caller, reads).await? else {
             return Ok(Read::NoOrganisation);
         };
         let invitation = match (&snapshot.member, &snapshot.invitation) {
             (None, Some(lookup)) if lookup.subject.is_none() => {
-                match self.member(slug, lookup.member_identity).await? {
+                let read_with_it = snapshot
+                    .target_member
+                    .clone()
+                    .filter(|m| m.identity == lookup.member_identity);
+                let member = match read_with_it {
+                    Some(member) => Some(member),
+                    None => self.member(slug, lookup.member_identity).await?,
+                };
+                match member {
                     Some(member) if member.subject.is_none() => Some(member),
                     // Claimed or removed between the two reads: read again.
                     _ => return Ok(Read::Raced),

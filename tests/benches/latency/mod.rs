@@ -94,8 +94,7 @@ const fn case(name: &'static str, prepare: for<'a> fn(&'a Bench, usize) -> Prepa
     }
 }
 
-/// Every route of the API, and the three batch jobs. `GET /api/v1/memberships` and the
-/// membership routes are not built yet: add a line each when they are.
+/// Every route of the API, and the three batch jobs.
 pub const CASES: &[Case] = &[
     case("POST /registration", register),
     case("POST /organisations", create),
@@ -109,12 +108,21 @@ pub const CASES: &[Case] = &[
     case("GET .../members (10)", list_members),
     case("POST .../members (invitation)", add_member),
     case("DELETE .../members/{identity}", remove_member),
+    case("PATCH .../members/{identity} (role)", change_role),
+    case(
+        "POST .../members/{identity}/invitation/resend",
+        resend_invitation,
+    ),
+    case("GET /memberships (10)", list_memberships),
+    case("POST /memberships/{identity}/accept", accept_invitation),
+    case("DELETE /memberships/{identity} (leave)", leave_organisation),
     case("GET .../activity (page 0)", list_activity),
     case("GET .../validation-status", validation_status),
     case("GET .../validation-status/vat", vat_legal_entity),
     case("POST .../validation-status/vat", confirm_legal_entity),
     case("POST .../validation-status/email/resend", resend),
     case("GET /validations/verify-email/{code}", verify_email),
+    case("POST /validations/verify-email/{code}", confirm_email),
     case(
         "GET /compute-information/organisation/{slug}",
         compute_information,
@@ -183,6 +191,176 @@ impl Bench {
         }
         made
     }
+}
+
+/// An invitation to a fresh user, made untimed.
+struct Invited {
+    user: TestUser,
+    /// The organisation's slug and identity.
+    slug: String,
+    organisation: String,
+    /// The membership's identity (the member add's `Location`).
+    member: String,
+}
+
+impl Bench {
+    /// `n` invitations to fresh users, 20 to an organisation (each organisation's pending list
+    /// and mail record stay of an everyday size); with `accepted`, each claimed by its user.
+    async fn invitations(&self, n: usize, accepted: bool) -> Vec<Invited> {
+        const PER_ORGANISATION: usize = 20;
+        let organisations = self.organisations(n.div_ceil(PER_ORGANISATION)).await;
+        let mut made = Vec::with_capacity(n);
+        for i in 0..n {
+            let (slug, _, organisation) = &organisations[i / PER_ORGANISATION];
+            let user = TestUser::new(&format!("invited{i}"));
+            let added = self
+                .setup(
+                    ApiRequest::post(&format!("/api/v1/organisations/{slug}/members"))
+                        .by(&self.admin)
+                        .json(json!({"email": user.email(), "role": "viewer"})),
+                )
+                .await;
+            let location = added.headers["location"].to_str().expect("a Location");
+            let member = location.rsplit('/').next().expect("an identity").to_owned();
+            if accepted {
+                self.setup(
+                    ApiRequest::post(&format!("/api/v1/memberships/{organisation}/accept"))
+                        .by(&user),
+                )
+                .await;
+            }
+            made.push(Invited {
+                user,
+                slug: slug.clone(),
+                organisation: organisation.clone(),
+                member,
+            });
+        }
+        made
+    }
+}
+
+fn change_role(b: &Bench, n: usize) -> Prepared<'_> {
+    Box::pin(async move {
+        // Ten members of one organisation, each call changing one of them in turn.
+        let members = b.invitations(10, true).await;
+        (0..n)
+            .map(|i| {
+                let invited = &members[i % members.len()];
+                let role = if (i / members.len()) % 2 == 0 {
+                    "developer"
+                } else {
+                    "viewer"
+                };
+                Call::Api(
+                    ApiRequest::patch(&format!(
+                        "/api/v1/organisations/{}/members/{}",
+                        invited.slug, invited.member
+                    ))
+                    .by(&b.admin)
+                    .json(json!({"role": role})),
+                )
+            })
+            .collect()
+    })
+}
+
+fn resend_invitation(b: &Bench, n: usize) -> Prepared<'_> {
+    use shared::domain::Slug;
+    Box::pin(async move {
+        let invited = b.invitations(n, false).await;
+        // The invitation mails went 2 minutes ago, as far as the mail record says: a re-send is
+        // due (one a minute per address).
+        let mut slugs: Vec<&str> = invited.iter().map(|i| i.slug.as_str()).collect();
+        slugs.dedup();
+        for slug in slugs {
+            let slug = Slug::parse(slug).expect("slug");
+            let store = b.env.store();
+            let mut organisation = store
+                .organisation(&slug)
+                .await
+                .expect("read")
+                .expect("the organisation");
+            let two_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(2);
+            for mail in &mut organisation.mails_sent.0 {
+                mail.at = two_minutes_ago;
+            }
+            store
+                .seed(&organisation, &slug)
+                .await
+                .expect("seed the profile");
+        }
+        invited
+            .iter()
+            .map(|i| {
+                Call::Api(
+                    ApiRequest::post(&format!(
+                        "/api/v1/organisations/{}/members/{}/invitation/resend",
+                        i.slug, i.member
+                    ))
+                    .by(&b.admin),
+                )
+            })
+            .collect()
+    })
+}
+
+fn list_memberships(b: &Bench, n: usize) -> Prepared<'_> {
+    Box::pin(async move {
+        // One user, a member of ten organisations.
+        let user = TestUser::new("listed");
+        for (slug, _, identity) in b.organisations(10).await {
+            b.setup(
+                ApiRequest::post(&format!("/api/v1/organisations/{slug}/members"))
+                    .by(&b.admin)
+                    .json(json!({"email": user.email(), "role": "viewer"})),
+            )
+            .await;
+            b.setup(ApiRequest::post(&format!("/api/v1/memberships/{identity}/accept")).by(&user))
+                .await;
+        }
+        repeat(ApiRequest::get("/api/v1/memberships").by(&user), n)
+    })
+}
+
+fn accept_invitation(b: &Bench, n: usize) -> Prepared<'_> {
+    Box::pin(async move {
+        b.invitations(n, false)
+            .await
+            .into_iter()
+            .map(|i| {
+                Call::Api(
+                    ApiRequest::post(&format!("/api/v1/memberships/{}/accept", i.organisation))
+                        .by(&i.user),
+                )
+            })
+            .collect()
+    })
+}
+
+fn leave_organisation(b: &Bench, n: usize) -> Prepared<'_> {
+    Box::pin(async move {
+        b.invitations(n, true)
+            .await
+            .into_iter()
+            .map(|i| {
+                Call::Api(
+                    ApiRequest::delete(&format!("/api/v1/memberships/{}", i.organisation))
+                        .by(&i.user),
+                )
+            })
+            .collect()
+    })
+}
+
+fn confirm_email(b: &Bench, n: usize) -> Prepared<'_> {
+    Box::pin(async move {
+        let links = verification_links(b, n).await;
+        links
+            .iter()
+            .map(|link| Call::Api(ApiRequest::post(link)))
+            .collect()
+    })
 }
 
 fn raw_get(_: &Bench, n: usize) -> Prepared<'_> {
@@ -421,22 +599,28 @@ fn resend(b: &Bench, n: usize) -> Prepared<'_> {
     })
 }
 
+/// The verification links of `n` new organisations' contact addresses (made untimed).
+async fn verification_links(b: &Bench, n: usize) -> Vec<String> {
+    let made = b.organisations(n).await;
+    let mails = b.env.mails();
+    made.into_iter()
+        .map(|(_, contact, _)| {
+            let mail = mails
+                .iter()
+                .rev()
+                .find(|m| m.to.contains(&contact))
+                .expect("the creation mailed the contact address");
+            format!("/api/v1/validations/verify-email/{}", mail.code())
+        })
+        .collect()
+}
+
 fn verify_email(b: &Bench, n: usize) -> Prepared<'_> {
     Box::pin(async move {
-        let made = b.organisations(n).await;
-        let mails = b.env.mails();
-        made.into_iter()
-            .map(|(_, contact, _)| {
-                let mail = mails
-                    .iter()
-                    .rev()
-                    .find(|m| m.to.contains(&contact))
-                    .expect("the creation mailed the contact address");
-                Call::Api(ApiRequest::get(&format!(
-                    "/api/v1/validations/verify-email/{}",
-                    mail.code()
-                )))
-            })
+        let links = verification_links(b, n).await;
+        links
+            .iter()
+            .map(|link| Call::Api(ApiRequest::get(link)))
             .collect()
     })
 }
@@ -583,6 +767,9 @@ impl Bench {
     pub async fn new(vies: &FakeVies) -> Self {
         let mut env = TestEnv::new().await.with_vies(vies, Duration::from_secs(2));
         env.app.max_organisations_per_user_per_day = usize::MAX;
+        // The member add row invites 220 people to the standing organisation: past the mail
+        // budget of a day (its refusal has its own tests, tests/it/mail_budgets.rs).
+        env.app.budgets.mails_per_organisation_per_day = usize::MAX;
         let delay = delay_proxy::delay_from_env();
         let upstream = env.endpoint.trim_start_matches("http://").to_owned();
         let proxy = Proxy::start(0, &upstream, delay).expect("start the delay proxy");
