@@ -406,7 +406,7 @@ async fn function_policies_grant_exactly_what_their_code_calls() {
         .mails_sent
         .0
         .iter_mut()
-        .filter(|m| m.to == billing_hash)
+        .filter(|m| m.is_to(&billing_hash))
     {
         mail.at = chrono::Utc::now() - chrono::Duration::minutes(61);
     }

@@ -568,7 +568,7 @@ async fn an_invitation_is_mailed_and_can_be_sent_again_within_the_mail_limits() 
         .mails_sent
         .0
         .iter_mut()
-        .filter(|m| m.to == hash)
+        .filter(|m| m.is_to(&hash))
         .collect();
     assert_eq!(
         to_bob.len(),

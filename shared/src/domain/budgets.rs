@@ -51,10 +51,68 @@ impl Default for Budgets {
 
 /// One mail an organisation sent: to which address (its hash: the profile does not keep the
 /// addresses it mailed) and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Stored compactly, as `"<first 16 hex digits of the hash>@<epoch seconds>"`: the profile
+/// carries up to a day's budget of these (200), and it is read with every request and written
+/// with every change, so its size is paid each time (a map of the whole hash and an RFC 3339
+/// time took some 100 bytes an entry, 20 KB at the cap, 40 WRU more per change; this form some
+/// 30). 64 bits of the hash tell one organisation's few hundred addresses apart; the time keeps
+/// whole seconds, what `Retry-After` counts in. Entries stored in the old map form still load.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMail {
     pub to: String,
     pub at: DateTime<Utc>,
+}
+
+/// Hex digits of an address hash a [`SentMail`] keeps when stored.
+const KEPT_HASH_DIGITS: usize = 16;
+
+fn kept(hash: &str) -> &str {
+    hash.get(..KEPT_HASH_DIGITS).unwrap_or(hash)
+}
+
+impl SentMail {
+    /// Whether this mail went to the address of hash `hash` (compared as stored).
+    pub fn is_to(&self, hash: &str) -> bool {
+        kept(&self.to) == kept(hash)
+    }
+}
+
+impl Serialize for SentMail {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{}@{}", kept(&self.to), self.at.timestamp()))
+    }
+}
+
+impl<'de> Deserialize<'de> for SentMail {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Stored {
+            Compact(String),
+            Map { to: String, at: DateTime<Utc> },
+        }
+        match Stored::deserialize(deserializer)? {
+            Stored::Compact(text) => {
+                let (to, seconds) = text
+                    .split_once('@')
+                    .ok_or_else(|| serde::de::Error::custom("a sent mail is <hash>@<seconds>"))?;
+                let at = seconds
+                    .parse()
+                    .ok()
+                    .and_then(|s| DateTime::from_timestamp(s, 0))
+                    .ok_or_else(|| serde::de::Error::custom("a sent mail's time is seconds"))?;
+                Ok(Self {
+                    to: to.to_owned(),
+                    at,
+                })
+            }
+            Stored::Map { to, at } => Ok(Self {
+                to: kept(&to).to_owned(),
+                at,
+            }),
+        }
+    }
 }
 
 /// The mails an organisation sent in the last 24 hours (at most its daily budget).
@@ -87,7 +145,7 @@ impl MailsSent {
     pub fn to_address(&self, to: &str, now: DateTime<Utc>) -> (usize, Option<DateTime<Utc>>) {
         let to_it: Vec<DateTime<Utc>> = self
             .since(now - HOUR)
-            .filter(|m| m.to == to)
+            .filter(|m| m.is_to(to))
             .map(|m| m.at)
             .collect();
         (to_it.len(), to_it.iter().max().copied())
@@ -98,7 +156,7 @@ impl MailsSent {
     pub fn address_frees_at(&self, to: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut to_it: Vec<DateTime<Utc>> = self
             .since(now - HOUR)
-            .filter(|m| m.to == to)
+            .filter(|m| m.is_to(to))
             .map(|m| m.at)
             .collect();
         if to_it.len() < MAILS_PER_ADDRESS_PER_ORGANISATION_PER_HOUR {
@@ -203,6 +261,54 @@ mod tests {
 
     fn at(seconds_ago: i64, now: DateTime<Utc>) -> DateTime<Utc> {
         now - Duration::seconds(seconds_ago)
+    }
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_sent_mail_is_stored_as_a_short_string_and_the_old_map_still_loads() {
+        let mail = SentMail {
+            to: HASH.into(),
+            at: DateTime::from_timestamp(1_765_000_000, 250_000_000).unwrap(),
+        };
+        let stored = serde_json::to_value(&mail).unwrap();
+        assert_eq!(stored, serde_json::json!("0123456789abcdef@1765000000"));
+        let loaded: SentMail = serde_json::from_value(stored).unwrap();
+        // The hash's first 16 digits and whole seconds: the same address, the same second.
+        assert!(loaded.is_to(HASH));
+        assert!(!loaded.is_to(&HASH.replace('0', "f")));
+        assert_eq!(
+            loaded.at,
+            DateTime::from_timestamp(1_765_000_000, 0).unwrap()
+        );
+
+        let old: SentMail = serde_json::from_value(
+            serde_json::json!({"to": HASH, "at": "2025-12-06T05:46:40.25Z"}),
+        )
+        .unwrap();
+        assert!(old.is_to(HASH));
+        assert_eq!(old.to.len(), KEPT_HASH_DIGITS);
+
+        for bad in ["no-separator", "abc@not-seconds", "abc@99999999999999999"] {
+            assert!(
+                serde_json::from_value::<SentMail>(serde_json::json!(bad)).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_budgets_count_stored_mails_as_recorded_ones() {
+        let now = Utc::now();
+        let mut sent = MailsSent::default();
+        for _ in 0..MAILS_PER_ADDRESS_PER_ORGANISATION_PER_HOUR {
+            sent.record(HASH, now - Duration::minutes(10));
+        }
+        let loaded: MailsSent =
+            serde_json::from_value(serde_json::to_value(&sent).unwrap()).unwrap();
+        assert_eq!(loaded.to_address(HASH, now).0, 5);
+        assert!(loaded.address_frees_at(HASH, now).is_some());
+        assert!(sent.address_frees_at(HASH, now).is_some());
     }
 
     #[test]

@@ -323,6 +323,38 @@ mod tests {
     use super::*;
     use crate::domain::platform::ResourceState;
 
+    #[test]
+    fn a_days_mail_record_stays_small_in_the_profile() {
+        use crate::domain::budgets::{MailsSent, SentMail};
+        let now = chrono::Utc::now();
+        let record = MailsSent(
+            (0..200)
+                .map(|i| SentMail {
+                    to: format!("{i:064x}"),
+                    at: now,
+                })
+                .collect(),
+        );
+        let stored = serde_dynamo::to_attribute_value::<_, AttributeValue>(&record).unwrap();
+        let entries = stored.as_l().unwrap();
+        assert_eq!(entries.len(), 200);
+        // Each entry a string of some 27 bytes: about 6 KB for a full day's budget of 200.
+        let bytes: usize = entries.iter().map(|e| e.as_s().unwrap().len()).sum();
+        assert!(bytes <= 200 * 28, "{bytes} bytes");
+        // And what DynamoDB returns loads back, in either form.
+        let loaded: MailsSent = serde_dynamo::from_attribute_value(stored).unwrap();
+        assert!(loaded.0[7].is_to(&format!("{:064x}", 7)));
+        let old = AttributeValue::L(vec![AttributeValue::M(
+            [
+                ("to".to_owned(), AttributeValue::S(format!("{:064x}", 7))),
+                ("at".to_owned(), AttributeValue::S(now.to_rfc3339())),
+            ]
+            .into(),
+        )]);
+        let loaded: MailsSent = serde_dynamo::from_attribute_value(old).unwrap();
+        assert!(loaded.0[0].is_to(&format!("{:064x}", 7)));
+    }
+
     fn attributes<E: Entity>(entity: &E) -> Vec<String> {
         let slug = Slug::parse("acme").unwrap();
         let mut names: Vec<String> = to_item(entity, &slug).unwrap().into_keys().collect();
