@@ -334,8 +334,17 @@ async fn members_leave_and_invitations_are_declined_but_the_last_admin_stays() {
     // Decline.
     let carol = TestUser::new("carol");
     invite(&env, &org, &carol, "viewer").await;
+    env.round_trips.reset();
     let declined = leave(&env, &carol, &id).await;
     assert_eq!(declined.status, 204, "{}", declined.body);
+    // As for accept: the invited member is read with the profile, not after it.
+    let mut operations = env.round_trips.operations();
+    operations[..2].sort();
+    assert_eq!(
+        operations,
+        ["GetItem", "Query", "BatchGetItem", "TransactWriteItems"],
+        "decline's round trips"
+    );
     assert_eq!(memberships(&env, &carol, "").await.body["totalElements"], 0);
     assert_eq!(accept(&env, &carol, &id).await.status, 404);
 

@@ -93,6 +93,30 @@ async fn slug_of(app: &App, identity: Uuid) -> Result<Slug, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("Organisation {identity} does not exist.")))
 }
 
+/// The slug `identity` names and, from the index, the member item of the caller's invitation
+/// there, if any: read at once, so that accepting or declining reads the invited member with
+/// the profile instead of after it (one round trip less; the index may lag, and then the
+/// member is read after all). Leaving costs the index Query too, beside the lookup: no time.
+async fn slug_and_invitation(
+    app: &App,
+    identity: Uuid,
+    caller: &Caller,
+) -> Result<(Slug, Option<Uuid>), ApiError> {
+    let invitations = async {
+        match caller.verified_email() {
+            Some(email) => Ok(app.store.invitations_to(email).await?),
+            None => Ok(Vec::new()),
+        }
+    };
+    let (slug, invitations) =
+        Box::pin(async { tokio::try_join!(slug_of(app, identity), invitations) }).await?;
+    let invited = invitations
+        .into_iter()
+        .find(|(at, _)| *at == slug)
+        .map(|(_, member)| member.identity);
+    Ok((slug, invited))
+}
+
 /// Reads what the caller holds in `slug`, decides with `decide` and writes, in the write loop.
 /// `invited`: the member item the caller's invitation is expected to be, read with the rest.
 async fn with_standing<T>(
@@ -129,20 +153,7 @@ pub async fn accept(
 ) -> Result<Response<Body>, ApiError> {
     let identity = organisation_identity(params)?;
     let caller = access::caller(app, request)?;
-    // The caller's invitations from the index, beside the identity's lookup: the invited
-    // member item is then read with the profile (one round trip less than after it).
-    let invitations = async {
-        match caller.verified_email() {
-            Some(email) => Ok(app.store.invitations_to(email).await?),
-            None => Ok(Vec::new()),
-        }
-    };
-    let (slug, invitations) =
-        Box::pin(async { tokio::try_join!(slug_of(app, identity), invitations) }).await?;
-    let invited = invitations
-        .into_iter()
-        .find(|(at, _)| *at == slug)
-        .map(|(_, member)| member.identity);
+    let (slug, invited) = slug_and_invitation(app, identity, &caller).await?;
     let now = Utc::now();
     let (organisation, member) =
         with_standing(app, (&slug, identity), &caller, invited, |standing| {
@@ -161,8 +172,8 @@ pub async fn leave(
 ) -> Result<Response<Body>, ApiError> {
     let identity = organisation_identity(params)?;
     let caller = access::caller(app, request)?;
-    let slug = slug_of(app, identity).await?;
-    with_standing(app, (&slug, identity), &caller, None, |standing| {
+    let (slug, invited) = slug_and_invitation(app, identity, &caller).await?;
+    with_standing(app, (&slug, identity), &caller, invited, |standing| {
         let change = memberships::leave_or_decline(standing, &caller, Utc::now())?;
         Ok(Decision::write(change, ()))
     })
