@@ -75,6 +75,19 @@ async fn leave(env: &TestEnv, user: &TestUser, id: &str) -> Reply {
     .await
 }
 
+/// The identity's lookup and the caller's invitations from the index at once, then the
+/// profile, the invitation and the invited member in one BatchGet, then the write: three steps
+/// (the member is not read after the BatchGet).
+fn assert_invited_member_read_with_the_profile(env: &TestEnv, what: &str) {
+    let mut operations = env.round_trips.operations();
+    operations[..2].sort();
+    assert_eq!(
+        operations,
+        ["GetItem", "Query", "BatchGetItem", "TransactWriteItems"],
+        "{what}'s round trips"
+    );
+}
+
 async fn activity_types(env: &TestEnv, org: &Org) -> Vec<String> {
     let reply = send(
         &env.app,
@@ -290,16 +303,7 @@ async fn accepting_claims_the_invitation_once_and_answers_the_membership() {
     env.round_trips.reset();
     let accepted = accept(&env, &bob, &id).await;
     assert_eq!(accepted.status, 200, "{}", accepted.body);
-    // The identity's lookup and the caller's invitations from the index at once, then the
-    // profile, the invitation and the invited member in one BatchGet, then the write: three
-    // steps (the member is not read after the BatchGet).
-    let mut operations = env.round_trips.operations();
-    operations[..2].sort();
-    assert_eq!(
-        operations,
-        ["GetItem", "Query", "BatchGetItem", "TransactWriteItems"],
-        "accept's round trips"
-    );
+    assert_invited_member_read_with_the_profile(&env, "accept");
     assert_eq!(accepted.body["status"], "ACTIVE");
     assert_eq!(accepted.body["id"], id.as_str());
     assert_eq!(accepted.body["slug"], org.slug.as_str());
@@ -337,14 +341,7 @@ async fn members_leave_and_invitations_are_declined_but_the_last_admin_stays() {
     env.round_trips.reset();
     let declined = leave(&env, &carol, &id).await;
     assert_eq!(declined.status, 204, "{}", declined.body);
-    // As for accept: the invited member is read with the profile, not after it.
-    let mut operations = env.round_trips.operations();
-    operations[..2].sort();
-    assert_eq!(
-        operations,
-        ["GetItem", "Query", "BatchGetItem", "TransactWriteItems"],
-        "decline's round trips"
-    );
+    assert_invited_member_read_with_the_profile(&env, "decline");
     assert_eq!(memberships(&env, &carol, "").await.body["totalElements"], 0);
     assert_eq!(accept(&env, &carol, &id).await.status, 404);
 
