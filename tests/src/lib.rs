@@ -10,7 +10,6 @@ pub mod outbound;
 pub mod platform;
 pub mod vies;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::{Credentials, Region};
@@ -71,22 +70,24 @@ async fn handle(
 /// The HS256 secret of test and development tokens.
 pub const TEST_JWT_SECRET: &str = "local-development-secret-change-me";
 
-/// Counts the DynamoDB requests a client sends (round trips, for assertions and benches), and
-/// records their operations in order.
+/// Records the operations of the DynamoDB requests a client sends, in order: their count is the
+/// round trips (for assertions and benches).
 #[derive(Debug, Default, Clone)]
-pub struct RoundTrips(Arc<AtomicUsize>, Arc<std::sync::Mutex<Vec<String>>>);
+pub struct RoundTrips(Arc<std::sync::Mutex<Vec<String>>>);
 
 impl RoundTrips {
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.lock().len()
     }
     pub fn reset(&self) {
-        self.0.store(0, Ordering::SeqCst);
-        self.1.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        self.lock().clear();
     }
     /// The operations sent since the last reset, in the order they were sent.
     pub fn operations(&self) -> Vec<String> {
-        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lock().clone()
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -94,16 +95,8 @@ impl Intercept for RoundTrips {
     fn name(&self) -> &'static str {
         "RoundTrips"
     }
-    fn read_before_execution(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-    // The operation's metadata is in the bag from serialization on (once per operation: the
-    // serialized request is reused by retries).
+    // Once per operation (the serialized request is reused by retries), with the operation's
+    // metadata in the bag.
     fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
@@ -114,10 +107,7 @@ impl Intercept for RoundTrips {
             .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
             .map_or("?", |m| m.name())
             .to_owned();
-        self.1
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(operation);
+        self.lock().push(operation);
         Ok(())
     }
 }

@@ -9,7 +9,7 @@
 //! was read (a claim of the old code meanwhile would make the keys wrong: it is skipped and found
 //! by the next run). Safe to run again, and beside the API.
 
-use super::entities::{entity_type, from_item, Entity, ENTITY};
+use super::entities::{entity_type, fields, from_item, Entity, ENTITY};
 use super::keys::{Key, PK};
 use super::schema::GSI1;
 use super::{s, Item, Store, StoreError};
@@ -93,7 +93,7 @@ impl Store {
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#gsi1pk", GSI1.partition_key)
             .expression_attribute_names("#gsi1sk", GSI1.sort_key)
-            .expression_attribute_names("#subject", "subject")
+            .expression_attribute_names("#subject", fields::SUBJECT)
             .expression_attribute_values(":gsi1pk", s(index.pk))
             .expression_attribute_values(":gsi1sk", s(index.sk));
         let update = match subject_value {

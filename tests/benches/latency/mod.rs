@@ -323,33 +323,28 @@ fn list_memberships(b: &Bench, n: usize) -> Prepared<'_> {
     })
 }
 
-fn accept_invitation(b: &Bench, n: usize) -> Prepared<'_> {
+/// One call per invitation of [`Bench::invitations`]: `request` of each.
+fn per_invitation<'a>(
+    b: &'a Bench,
+    n: usize,
+    accepted: bool,
+    request: impl Fn(&Invited) -> ApiRequest + 'a,
+) -> Prepared<'a> {
     Box::pin(async move {
-        b.invitations(n, false)
-            .await
-            .into_iter()
-            .map(|i| {
-                Call::Api(
-                    ApiRequest::post(&format!("/api/v1/memberships/{}/accept", i.organisation))
-                        .by(&i.user),
-                )
-            })
-            .collect()
+        let invited = b.invitations(n, accepted).await;
+        invited.iter().map(|i| Call::Api(request(i))).collect()
+    })
+}
+
+fn accept_invitation(b: &Bench, n: usize) -> Prepared<'_> {
+    per_invitation(b, n, false, |i| {
+        ApiRequest::post(&format!("/api/v1/memberships/{}/accept", i.organisation)).by(&i.user)
     })
 }
 
 fn leave_organisation(b: &Bench, n: usize) -> Prepared<'_> {
-    Box::pin(async move {
-        b.invitations(n, true)
-            .await
-            .into_iter()
-            .map(|i| {
-                Call::Api(
-                    ApiRequest::delete(&format!("/api/v1/memberships/{}", i.organisation))
-                        .by(&i.user),
-                )
-            })
-            .collect()
+    per_invitation(b, n, true, |i| {
+        ApiRequest::delete(&format!("/api/v1/memberships/{}", i.organisation)).by(&i.user)
     })
 }
 
@@ -504,20 +499,12 @@ fn add_member(b: &Bench, n: usize) -> Prepared<'_> {
 }
 
 fn remove_member(b: &Bench, n: usize) -> Prepared<'_> {
-    Box::pin(async move {
-        b.invitations(n, false)
-            .await
-            .into_iter()
-            .map(|i| {
-                Call::Api(
-                    ApiRequest::delete(&format!(
-                        "/api/v1/organisations/{}/members/{}",
-                        i.slug, i.member
-                    ))
-                    .by(&b.admin),
-                )
-            })
-            .collect()
+    per_invitation(b, n, false, |i| {
+        ApiRequest::delete(&format!(
+            "/api/v1/organisations/{}/members/{}",
+            i.slug, i.member
+        ))
+        .by(&b.admin)
     })
 }
 
